@@ -1,0 +1,54 @@
+//! herd makes the concurrency patterns every backend and CLI needs safe by
+//! default: tasks that never outlive their owner, bounded parallelism, and
+//! cancellation and timeouts everywhere, on top of tokio.
+//!
+//! # Which tool for which workload
+//!
+//! | workload | in Rust, with herd | why |
+//! | --- | --- | --- |
+//! | I/O-bound: HTTP calls, database queries, sockets, files | async tasks in a [`task::Scope`] with a [`limit`](task::ScopeBuilder::limit), or [`task::at_most`]`(n).all(..)` | a task costs a few hundred nanoseconds and a few hundred bytes, so thousands wait on I/O at once; the limit keeps sockets and the remote side within bounds |
+//! | many concurrent connections (servers, crawlers) | one task per connection, owned by a scope, each wait under a [`task::timeout`] | tasks, not threads, scale to tens of thousands of connections; a timeout on every external call keeps one slow peer from holding a slot forever |
+//! | CPU-bound: parsing, compression, hashing, image work | threads: [`tokio::task::spawn_blocking`] for a few jobs, or a thread pool sized to the cores | Rust has no GIL: threads run truly in parallel, so processes are only needed for isolation; CPU work inside an async task stalls every other task on that worker |
+//! | a blocking library you cannot change (sync DB driver, `std::fs`, FFI) | `spawn_blocking` inside a scope's child, with a limit | keeps the executor's workers free; the limit bounds the blocking threads |
+//! | mixed: fetch, then crunch | async for the I/O, `spawn_blocking` for the CPU step, one scope owning both | never block the event loop; one owner cancels both halves together |
+//! | untrusted or crash-prone work | separate processes ([`tokio::process`]) | a crash or leak stays in the child |
+//!
+//! # Error handling in a group
+//!
+//! | you want | use | on failure |
+//! | --- | --- | --- |
+//! | all or nothing | [`Scope::join`](task::Scope::join) with [`Policy::FailFast`](task::Policy::FailFast), or [`task::all`] | the first failure or panic cancels the siblings and is returned |
+//! | every result, good and bad | [`Scope::join_all`](task::Scope::join_all) with [`Policy::Supervise`](task::Policy::Supervise), or [`task::all_settled`] | nothing is cancelled; each outcome is kept, in spawn or input order |
+//! | the fastest answer | [`task::race`] | the first to finish wins; the rest are dropped |
+//! | any one that works (mirrors, replicas) | [`task::first_ok`] | the first success wins; if none, every error |
+//!
+//! # Rules herd keeps
+//!
+//! - **Structured**: every task has an owner; no fire-and-forget spawn.
+//! - **Bounded**: every group can carry a limit; waiting for room is
+//!   asynchronous and first-come first-served, never polling.
+//! - **Cancellable**: every wait can take a timeout or a deadline;
+//!   cancellation flows from parent to child with a [reason](task::CancelReason).
+//! - **Errors are values**: a failure, panic, cancellation or timeout is a
+//!   [`TaskError`](task::TaskError); nothing hangs because something else failed.
+//!
+//! # Example
+//!
+//! ```
+//! # #[tokio::main]
+//! # async fn main() {
+//! use herd::task::Scope;
+//!
+//! let scope = Scope::<usize, std::io::Error>::builder().limit(4).build();
+//! for n in 1..=10 {
+//!     scope.spawn(async move { Ok(n * n) }).await.unwrap();
+//! }
+//! let squares = scope.join().await.unwrap();
+//! assert_eq!(squares.iter().sum::<usize>(), 385);
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+mod loom;
+pub mod task;

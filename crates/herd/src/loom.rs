@@ -1,0 +1,21 @@
+//! The locks and atomics herd's own primitives are built on: from `std`
+//! normally and from [loom](https://docs.rs/loom) under `--cfg loom`, so the
+//! same source is model-checked.
+//!
+//! `Arc` and `Weak` always come from `std`: loom has no `Weak`, and reference
+//! counting is not where herd's races are; the locks and flags are.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard, atomic};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard, atomic};
+
+/// Locks `mutex`, ignoring poisoning: every critical section in herd leaves
+/// its state consistent before anything that can panic runs.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}

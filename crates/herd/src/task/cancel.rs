@@ -1,0 +1,467 @@
+//! `CancelToken`: a tree of cancellation flags that carry a reason.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures_util::future::{Either, select};
+use slab::Slab;
+use tokio::time::Instant;
+
+use super::TaskId;
+use crate::loom::atomic::{AtomicBool, Ordering};
+use crate::loom::{Mutex, lock};
+
+/// Why a [`CancelToken`] was cancelled.
+///
+/// Every observer of a token, and every token below it in the tree, reads the
+/// same reason: the root cause, not the path it took to get there.
+///
+/// # Examples
+///
+/// ```
+/// use herd::task::{CancelReason, CancelToken};
+///
+/// let token = CancelToken::new();
+/// token.cancel("user pressed stop");
+/// assert_eq!(token.reason(), Some(CancelReason::from("user pressed stop")));
+/// assert_eq!(token.reason().unwrap().to_string(), "cancelled: user pressed stop");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelReason {
+    /// [`CancelToken::cancel`] was called with this message.
+    Requested(Arc<str>),
+    /// The deadline of a scope passed.
+    DeadlineExceeded {
+        /// The name of the scope whose deadline it was, if it had one.
+        scope: Option<Arc<str>>,
+        /// When the deadline was.
+        deadline: Instant,
+    },
+    /// A sibling in a fail-fast scope failed or panicked.
+    SiblingFailed {
+        /// The child whose failure cancelled the scope.
+        task: TaskId,
+    },
+    /// The scope was dropped before it finished.
+    ScopeDropped {
+        /// The name of the dropped scope, if it had one.
+        scope: Option<Arc<str>>,
+    },
+    /// The tokio runtime shut down while the task was running.
+    RuntimeShutdown,
+}
+
+impl From<&str> for CancelReason {
+    fn from(message: &str) -> Self {
+        CancelReason::Requested(message.into())
+    }
+}
+
+impl From<String> for CancelReason {
+    fn from(message: String) -> Self {
+        CancelReason::Requested(message.into())
+    }
+}
+
+impl fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CancelReason::Requested(message) => write!(f, "cancelled: {message}"),
+            CancelReason::DeadlineExceeded { scope: Some(scope), .. } => {
+                write!(f, "deadline of scope \"{scope}\" exceeded")
+            }
+            CancelReason::DeadlineExceeded { scope: None, .. } => {
+                write!(f, "deadline of scope exceeded")
+            }
+            CancelReason::SiblingFailed { task } => write!(f, "cancelled because {task} failed"),
+            CancelReason::ScopeDropped { scope: Some(scope) } => {
+                write!(f, "scope \"{scope}\" was dropped before it finished")
+            }
+            CancelReason::ScopeDropped { scope: None } => {
+                write!(f, "scope was dropped before it finished")
+            }
+            CancelReason::RuntimeShutdown => write!(f, "the runtime shut down"),
+        }
+    }
+}
+
+/// A cancellation flag shared by a tree of tasks, with the reason attached.
+///
+/// Cloning a token gives another handle to the same flag. [`child`] makes a
+/// new token below this one: cancelling a parent cancels every descendant,
+/// with the parent's reason; cancelling a child never touches its parent or
+/// siblings. A dropped child unlinks itself from its parent, so a long-lived
+/// parent does not accumulate dead children.
+///
+/// Cancellation is cooperative: a token changes nothing by itself. Work
+/// observes it with [`is_cancelled`], [`cancelled`] or
+/// [`run_until_cancelled`]. A [`Scope`](super::Scope) hands its token to its
+/// children and, after its grace period, aborts the ones that did not stop.
+///
+/// A token may carry a deadline, set by the [`Scope`](super::Scope) that owns
+/// it and inherited (as the earliest) by every token below;
+/// [`remaining`](CancelToken::remaining) tells work how much time it has.
+///
+/// [`child`]: CancelToken::child
+/// [`is_cancelled`]: CancelToken::is_cancelled
+/// [`cancelled`]: CancelToken::cancelled
+/// [`run_until_cancelled`]: CancelToken::run_until_cancelled
+///
+/// # Examples
+///
+/// ```
+/// use herd::task::CancelToken;
+///
+/// let parent = CancelToken::new();
+/// let child = parent.child();
+/// child.cancel("only the child");
+/// assert!(child.is_cancelled());
+/// assert!(!parent.is_cancelled());
+///
+/// let other = parent.child();
+/// parent.cancel("everything");
+/// assert_eq!(other.reason().unwrap().to_string(), "cancelled: everything");
+/// ```
+#[derive(Clone)]
+pub struct CancelToken {
+    node: Arc<Node>,
+}
+
+struct Node {
+    /// Set once, when `reason` is set; read without the lock on hot paths.
+    cancelled: AtomicBool,
+    deadline: Option<Instant>,
+    parent: Option<Arc<Node>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    reason: Option<CancelReason>,
+    /// Live children; each removes its own entry when dropped.
+    children: Slab<Weak<Node>>,
+    /// Our key in `parent.state.children`.
+    key_in_parent: Option<usize>,
+    waiters: Slab<Waker>,
+}
+
+impl Node {
+    fn new(parent: Option<Arc<Node>>, deadline: Option<Instant>) -> Node {
+        Node {
+            cancelled: AtomicBool::new(false),
+            deadline,
+            parent,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Sets the reason unless one is set, wakes every waiter, and cancels
+    /// every child with the same reason. Locks are taken one node at a time,
+    /// never nested, so cancelling cannot deadlock with a child being dropped.
+    fn cancel(&self, reason: &CancelReason) -> bool {
+        let (waiters, children) = {
+            let mut state = lock(&self.state);
+            if state.reason.is_some() {
+                return false;
+            }
+            state.reason = Some(reason.clone());
+            self.cancelled.store(true, Ordering::Release);
+            (
+                std::mem::take(&mut state.waiters),
+                std::mem::take(&mut state.children),
+            )
+        };
+        for waker in waiters {
+            waker.1.wake();
+        }
+        for child in children {
+            if let Some(child) = child.1.upgrade() {
+                child.cancel(reason);
+            }
+        }
+        true
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let key = lock(&self.state).key_in_parent;
+        if let (Some(parent), Some(key)) = (&self.parent, key) {
+            // A cancelled parent has already taken its children; nothing is
+            // ever inserted after that, so the key cannot name someone else.
+            lock(&parent.state).children.try_remove(key);
+        }
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        CancelToken::new()
+    }
+}
+
+impl CancelToken {
+    /// Creates a root token: not cancelled, no deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = herd::task::CancelToken::new();
+    /// assert!(!token.is_cancelled());
+    /// assert_eq!(token.deadline(), None);
+    /// ```
+    pub fn new() -> CancelToken {
+        CancelToken {
+            node: Arc::new(Node::new(None, None)),
+        }
+    }
+
+    /// A root token with a deadline, for a scope that has no parent.
+    pub(crate) fn root(deadline: Option<Instant>) -> CancelToken {
+        CancelToken {
+            node: Arc::new(Node::new(None, deadline)),
+        }
+    }
+
+    /// Creates a token below this one. It is cancelled when this one is (at
+    /// once, if this one already is), and inherits this one's deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let parent = herd::task::CancelToken::new();
+    /// parent.cancel("done");
+    /// assert!(parent.child().is_cancelled());
+    /// ```
+    pub fn child(&self) -> CancelToken {
+        self.child_with_deadline(None)
+    }
+
+    /// Creates a child whose deadline is the earlier of `deadline` and this
+    /// token's own. Only a scope sets deadlines: it is also what enforces them.
+    pub(crate) fn child_with_deadline(&self, deadline: Option<Instant>) -> CancelToken {
+        let deadline = match (self.node.deadline, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let child = Arc::new(Node::new(Some(self.node.clone()), deadline));
+        let slot = {
+            let mut parent = lock(&self.node.state);
+            match &parent.reason {
+                Some(reason) => Err(reason.clone()),
+                None => Ok(parent.children.insert(Arc::downgrade(&child))),
+            }
+        };
+        match slot {
+            Ok(key) => lock(&child.state).key_in_parent = Some(key),
+            Err(reason) => {
+                child.cancel(&reason);
+            }
+        }
+        CancelToken { node: child }
+    }
+
+    /// Cancels this token and every token below it, with `reason`.
+    ///
+    /// Returns `true` if this call cancelled the token, `false` if it was
+    /// already cancelled; the first reason stays.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = herd::task::CancelToken::new();
+    /// assert!(token.cancel("first"));
+    /// assert!(!token.cancel("second"));
+    /// assert_eq!(token.reason().unwrap().to_string(), "cancelled: first");
+    /// ```
+    pub fn cancel(&self, reason: impl Into<CancelReason>) -> bool {
+        self.node.cancel(&reason.into())
+    }
+
+    /// Whether this token has been cancelled. One atomic load.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = herd::task::CancelToken::new();
+    /// assert!(!token.is_cancelled());
+    /// token.clone().cancel("stop");
+    /// assert!(token.is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.node.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Why this token was cancelled, or `None` if it has not been.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let token = herd::task::CancelToken::new();
+    /// assert_eq!(token.reason(), None);
+    /// token.cancel("stop");
+    /// assert!(token.reason().is_some());
+    /// ```
+    pub fn reason(&self) -> Option<CancelReason> {
+        if !self.is_cancelled() {
+            return None;
+        }
+        lock(&self.node.state).reason.clone()
+    }
+
+    /// The deadline the owning scope enforces on this token, if any: the
+    /// earliest of its own and every ancestor's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use herd::task::Scope;
+    ///
+    /// let scope = Scope::<(), ()>::builder().timeout(Duration::from_secs(5)).build();
+    /// assert!(scope.token().deadline().is_some());
+    /// # }
+    /// ```
+    pub fn deadline(&self) -> Option<Instant> {
+        self.node.deadline
+    }
+
+    /// How long until [`deadline`](CancelToken::deadline), or `None` without
+    /// one. Zero once it has passed. Use it to give a nested call the budget
+    /// that is left rather than a fresh timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use herd::task::Scope;
+    ///
+    /// let scope = Scope::<(), ()>::builder().timeout(Duration::from_secs(5)).build();
+    /// tokio::time::sleep(Duration::from_secs(2)).await;
+    /// assert_eq!(scope.token().remaining(), Some(Duration::from_secs(3)));
+    /// # }
+    /// ```
+    pub fn remaining(&self) -> Option<Duration> {
+        self.node
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Waits until this token is cancelled and returns the reason.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future unregisters its waker and changes
+    /// nothing else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let token = herd::task::CancelToken::new();
+    /// let observer = token.clone();
+    /// let waiting = tokio::spawn(async move { observer.cancelled().await });
+    /// token.cancel("enough");
+    /// assert_eq!(waiting.await.unwrap().to_string(), "cancelled: enough");
+    /// # }
+    /// ```
+    pub fn cancelled(&self) -> Cancelled<'_> {
+        Cancelled {
+            node: &self.node,
+            key: None,
+        }
+    }
+
+    /// Runs `fut` until it completes or this token is cancelled, whichever
+    /// comes first. On cancellation `fut` is dropped and the reason returned.
+    /// If both are ready at once, cancellation wins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let token = herd::task::CancelToken::new();
+    /// assert_eq!(token.run_until_cancelled(async { 7 }).await, Ok(7));
+    ///
+    /// token.cancel("stop");
+    /// let never = std::future::pending::<()>();
+    /// assert!(token.run_until_cancelled(never).await.is_err());
+    /// # }
+    /// ```
+    pub async fn run_until_cancelled<F: Future>(&self, fut: F) -> Result<F::Output, CancelReason> {
+        if let Some(reason) = self.reason() {
+            return Err(reason);
+        }
+        match select(pin!(self.cancelled()), pin!(fut)).await {
+            Either::Left((reason, _)) => Err(reason),
+            Either::Right((output, _)) => Ok(output),
+        }
+    }
+}
+
+impl fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("reason", &self.reason())
+            .field("deadline", &self.node.deadline)
+            .finish()
+    }
+}
+
+/// The future returned by [`CancelToken::cancelled`].
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropping it unregisters its waker and changes nothing else.
+#[must_use = "futures do nothing unless polled"]
+pub struct Cancelled<'a> {
+    node: &'a Node,
+    key: Option<usize>,
+}
+
+impl Future for Cancelled<'_> {
+    type Output = CancelReason;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CancelReason> {
+        let this = self.get_mut();
+        let mut state = lock(&this.node.state);
+        if let Some(reason) = &state.reason {
+            // The waiter list was taken by `cancel`; our key is gone with it.
+            this.key = None;
+            return Poll::Ready(reason.clone());
+        }
+        match this.key.and_then(|key| state.waiters.get_mut(key)) {
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => this.key = Some(state.waiters.insert(cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Cancelled<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            let mut state = lock(&self.node.state);
+            if state.reason.is_none() {
+                state.waiters.remove(key);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Cancelled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancelled").finish_non_exhaustive()
+    }
+}

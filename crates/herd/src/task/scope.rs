@@ -1,0 +1,856 @@
+//! `Scope`: a group of tasks that never outlives its owner.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::future::{Future, poll_fn};
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::{Either, select};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use super::ledger::Ledger;
+use super::{CancelReason, CancelToken, SpawnError, TaskError, TaskId};
+
+/// What a scope does when a child fails or panics.
+///
+/// # Examples
+///
+/// ```
+/// use herd::task::{Policy, Scope};
+///
+/// let scope = Scope::<(), ()>::builder().policy(Policy::Supervise).build();
+/// assert_eq!(scope.policy(), Policy::Supervise);
+/// assert_eq!(Policy::default(), Policy::FailFast);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Policy {
+    /// The first failure or panic cancels the scope: its siblings are
+    /// stopped and no new child starts. The default.
+    #[default]
+    FailFast,
+    /// Every child runs to its own end; failures are only collected.
+    Supervise,
+}
+
+/// Configures a [`Scope`]: its name, policy, concurrency limit, deadline,
+/// grace period and parent token.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use herd::task::{Policy, Scope};
+///
+/// let scope = Scope::<u32, ()>::builder()
+///     .name("crawl")
+///     .policy(Policy::Supervise)
+///     .limit(8)
+///     .timeout(Duration::from_secs(30))
+///     .grace(Duration::from_millis(100))
+///     .build();
+/// assert_eq!(scope.name(), Some("crawl"));
+/// assert_eq!(scope.limit(), Some(8));
+/// # }
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ScopeBuilder<T, E> {
+    name: Option<Arc<str>>,
+    policy: Policy,
+    limit: Option<usize>,
+    deadline: Option<Instant>,
+    grace: Duration,
+    parent: Option<CancelToken>,
+    children: PhantomData<fn() -> (T, E)>,
+}
+
+impl<T, E> Default for ScopeBuilder<T, E> {
+    fn default() -> Self {
+        ScopeBuilder {
+            name: None,
+            policy: Policy::default(),
+            limit: None,
+            deadline: None,
+            grace: Duration::ZERO,
+            parent: None,
+            children: PhantomData,
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for ScopeBuilder<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeBuilder")
+            .field("name", &self.name)
+            .field("policy", &self.policy)
+            .field("limit", &self.limit)
+            .field("deadline", &self.deadline)
+            .field("grace", &self.grace)
+            .field("parent", &self.parent)
+            .finish()
+    }
+}
+
+impl<T, E> ScopeBuilder<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// Names the scope; the name appears in cancellation reasons and errors.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Chooses what a failing child does to its siblings. Default: [`Policy::FailFast`].
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// At most `limit` children run at once. [`Scope::spawn`] beyond it
+    /// waits, first come first served, for a running child to end;
+    /// [`Scope::try_spawn`] returns [`SpawnError::AtCapacity`] instead.
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is zero (no child could ever run) or above
+    /// [`Semaphore::MAX_PERMITS`].
+    pub fn limit(mut self, limit: usize) -> Self {
+        assert!(limit > 0, "Scope limit must be at least 1, got 0");
+        assert!(
+            limit <= Semaphore::MAX_PERMITS,
+            "Scope limit must be at most {}, got {limit}",
+            Semaphore::MAX_PERMITS
+        );
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Cancels the scope at `deadline`: running children are stopped and
+    /// end as [`TaskError::TimedOut`]. A parent's earlier deadline wins.
+    pub fn deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Cancels the scope `timeout` after [`build`](ScopeBuilder::build):
+    /// shorthand for `deadline(Instant::now() + timeout)`.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.deadline(Instant::now() + timeout)
+    }
+
+    /// How long children have, once the scope is cancelled, to finish on
+    /// their own before they are aborted (dropped at their next `.await`).
+    ///
+    /// Default: zero, so a cancelled scope stops its children at once, the
+    /// way dropping a future does. Give a grace period when children watch
+    /// [`Scope::token`] and have cleanup worth waiting for (flush, commit,
+    /// say goodbye); the scope waits at most that long for them.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Nests the scope under `parent`: cancelling `parent` cancels the
+    /// scope, and the scope inherits `parent`'s deadline if it is earlier.
+    /// Pass the outer scope's token to a child that opens a scope of its own.
+    pub fn parent(mut self, parent: &CancelToken) -> Self {
+        self.parent = Some(parent.clone());
+        self
+    }
+
+    /// Builds the scope.
+    ///
+    /// # Panics
+    ///
+    /// If the scope has a deadline of its own (earlier than its parent's) and
+    /// this is called outside a tokio runtime: the deadline needs a timer.
+    pub fn build(self) -> Scope<T, E> {
+        let token = match &self.parent {
+            Some(parent) => parent.child_with_deadline(self.deadline),
+            None => CancelToken::root(self.deadline),
+        };
+        let inherited = self.parent.as_ref().and_then(CancelToken::deadline);
+        let timer = match self.deadline {
+            Some(deadline) if inherited.is_none_or(|inherited| deadline < inherited) => {
+                Some(spawn_deadline_timer(&token, self.name.clone(), deadline))
+            }
+            _ => None,
+        };
+        let shared = Arc::new(Shared {
+            name: self.name,
+            policy: self.policy,
+            grace: self.grace,
+            limit: self
+                .limit
+                .map(|limit| (limit, Arc::new(Semaphore::new(limit)))),
+            token,
+            ledger: Ledger::new(),
+        });
+        Scope {
+            handle: ScopeHandle { shared },
+            timer,
+            joined: false,
+        }
+    }
+}
+
+fn spawn_deadline_timer(
+    token: &CancelToken,
+    scope: Option<Arc<str>>,
+    deadline: Instant,
+) -> AbortHandle {
+    let token = token.clone();
+    tokio::spawn(async move {
+        let expiry = tokio::time::sleep_until(deadline);
+        if let Either::Left(_) = select(pin!(expiry), pin!(token.cancelled())).await {
+            token.cancel(CancelReason::DeadlineExceeded { scope, deadline });
+        }
+    })
+    .abort_handle()
+}
+
+/// A task group that owns its children: when it is joined, every child has
+/// finished or been cancelled and awaited; when it is dropped, every child is
+/// cancelled. There is no way to leave a child running behind it.
+///
+/// Children are futures spawned on the current tokio runtime, so they run in
+/// parallel on a multi-thread runtime; they must be `Send + 'static` and
+/// return `Result<T, E>`. Results come back in spawn order.
+///
+/// - **Policy**: [`Policy::FailFast`] (default) cancels every sibling when one
+///   child fails or panics; [`Policy::Supervise`] lets every child finish.
+/// - **Limit**: at most N children run at once; `spawn` waits for a slot
+///   (FIFO), `try_spawn` refuses.
+/// - **Deadline**: on expiry the children are cancelled and end as
+///   [`TaskError::TimedOut`]; nested scopes inherit it.
+/// - **Cancellation** is two-phase: the scope's [`CancelToken`] is cancelled
+///   with a reason, children get the [grace period](ScopeBuilder::grace) to
+///   finish, and the rest are aborted.
+///
+/// Children spawn siblings through a [`ScopeHandle`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() {
+/// use herd::task::Scope;
+///
+/// let scope = Scope::<usize, std::io::Error>::builder().limit(2).build();
+/// for word in ["structured", "bounded", "cancellable"] {
+///     scope.spawn(async move { Ok(word.len()) }).await.unwrap();
+/// }
+/// assert_eq!(scope.join().await.unwrap(), vec![10, 7, 11]);
+/// # }
+/// ```
+#[must_use = "a scope cancels its children when dropped; call `join` to wait for them"]
+pub struct Scope<T, E> {
+    handle: ScopeHandle<T, E>,
+    timer: Option<AbortHandle>,
+    joined: bool,
+}
+
+/// A cloneable, sendable handle that spawns children into a [`Scope`], for
+/// children that spawn siblings or for other tasks feeding the scope.
+///
+/// A handle does not keep the scope alive: once the scope is joined or
+/// dropped, spawning through the handle fails with [`SpawnError::Closed`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() {
+/// use herd::task::Scope;
+///
+/// let scope = Scope::<u32, ()>::new();
+/// let handle = scope.handle();
+/// scope
+///     .spawn(async move {
+///         handle.spawn(async { Ok(2) }).await.unwrap();
+///         Ok(1)
+///     })
+///     .await
+///     .unwrap();
+/// assert_eq!(scope.join().await.unwrap(), vec![1, 2]);
+/// # }
+/// ```
+pub struct ScopeHandle<T, E> {
+    shared: Arc<Shared<T, E>>,
+}
+
+impl<T, E> Clone for ScopeHandle<T, E> {
+    fn clone(&self) -> Self {
+        ScopeHandle {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+type Outcome<T, E> = Result<T, TaskError<E>>;
+
+struct Shared<T, E> {
+    name: Option<Arc<str>>,
+    policy: Policy,
+    grace: Duration,
+    limit: Option<(usize, Arc<Semaphore>)>,
+    token: CancelToken,
+    ledger: Ledger<Outcome<T, E>, AbortHandle>,
+}
+
+impl<T, E> Scope<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// A fail-fast scope with no limit, no deadline and no name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let scope = herd::task::Scope::<(), ()>::new();
+    /// assert_eq!(scope.join().await, Ok(vec![]));
+    /// # }
+    /// ```
+    pub fn new() -> Scope<T, E> {
+        ScopeBuilder::default().build()
+    }
+}
+
+impl<T, E> Default for Scope<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    fn default() -> Self {
+        Scope::new()
+    }
+}
+
+impl<T, E> Scope<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// Starts configuring a scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let scope = herd::task::Scope::<u8, String>::builder().name("jobs").build();
+    /// assert_eq!(scope.name(), Some("jobs"));
+    /// ```
+    pub fn builder() -> ScopeBuilder<T, E> {
+        ScopeBuilder::default()
+    }
+
+    /// Spawns `fut` as a child. With a limit, waits (FIFO) until fewer than
+    /// `limit` children run. Returns the child's index: its position in the
+    /// results of [`join`](Scope::join) and [`join_all`](Scope::join_all).
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Cancelled`] if the scope is cancelled before the child
+    /// starts (a fail-fast sibling failed, the deadline passed, the parent was
+    /// cancelled), [`SpawnError::Closed`] if it was already joined.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future while it waits for a slot gives up
+    /// its place in line and starts nothing; `fut` is dropped unpolled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let scope = herd::task::Scope::<&str, ()>::new();
+    /// assert_eq!(scope.spawn(async { Ok("first") }).await, Ok(0));
+    /// assert_eq!(scope.spawn(async { Ok("second") }).await, Ok(1));
+    /// assert_eq!(scope.join().await.unwrap(), ["first", "second"]);
+    /// # }
+    /// ```
+    pub async fn spawn<F>(&self, fut: F) -> Result<usize, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.handle.spawn(fut).await
+    }
+
+    /// Spawns a child with a name, which its [`TaskId`] and errors carry.
+    /// Otherwise as [`spawn`](Scope::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let scope = herd::task::Scope::<(), &str>::new();
+    /// scope.spawn_named("db", async { Err("connection refused") }).await.unwrap();
+    /// let err = scope.join().await.unwrap_err();
+    /// assert_eq!(err.to_string(), "task 0 \"db\" failed: connection refused");
+    /// # }
+    /// ```
+    pub async fn spawn_named<F>(
+        &self,
+        name: impl Into<Arc<str>>,
+        fut: F,
+    ) -> Result<usize, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.handle.spawn_named(name, fut).await
+    }
+
+    /// Spawns `fut` if a slot is free now, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::AtCapacity`] when `limit` children are running, and the
+    /// errors of [`spawn`](Scope::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// use herd::task::{Scope, SpawnError};
+    ///
+    /// let scope = Scope::<(), ()>::builder().limit(1).build();
+    /// scope.try_spawn(std::future::pending()).unwrap();
+    /// assert_eq!(scope.try_spawn(async { Ok(()) }), Err(SpawnError::AtCapacity { limit: 1 }));
+    /// # }
+    /// ```
+    pub fn try_spawn<F>(&self, fut: F) -> Result<usize, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.handle.try_spawn(fut)
+    }
+
+    /// [`try_spawn`](Scope::try_spawn) with a name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let scope = herd::task::Scope::<u8, ()>::new();
+    /// assert_eq!(scope.try_spawn_named("probe", async { Ok(1) }), Ok(0));
+    /// assert_eq!(scope.join().await, Ok(vec![1]));
+    /// # }
+    /// ```
+    pub fn try_spawn_named<F>(
+        &self,
+        name: impl Into<Arc<str>>,
+        fut: F,
+    ) -> Result<usize, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        self.handle.try_spawn_named(name, fut)
+    }
+
+    /// A handle through which children (or anyone) can spawn into this scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let scope = herd::task::Scope::<(), ()>::new();
+    /// let handle = scope.handle();
+    /// drop(scope);
+    /// assert!(handle.spawn(async { Ok(()) }).await.is_err());
+    /// # }
+    /// ```
+    pub fn handle(&self) -> ScopeHandle<T, E> {
+        self.handle.clone()
+    }
+
+    /// The scope's cancellation token. Children clone it to watch for
+    /// cancellation; cancelling it cancels the scope; a nested scope takes it
+    /// as its [`parent`](ScopeBuilder::parent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let scope = herd::task::Scope::<&str, ()>::new();
+    /// let token = scope.token().clone();
+    /// scope
+    ///     .spawn(async move {
+    ///         let reason = token.cancelled().await;
+    ///         assert_eq!(reason.to_string(), "cancelled: stop");
+    ///         Ok("cleaned up")
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// tokio::task::yield_now().await;
+    /// scope.token().cancel("stop");
+    /// # }
+    /// ```
+    pub fn token(&self) -> &CancelToken {
+        &self.handle.shared.token
+    }
+
+    /// The scope's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.handle.shared.name.as_deref()
+    }
+
+    /// The scope's policy.
+    pub fn policy(&self) -> Policy {
+        self.handle.shared.policy
+    }
+
+    /// The scope's concurrency limit, if it has one.
+    pub fn limit(&self) -> Option<usize> {
+        self.handle.shared.limit.as_ref().map(|(limit, _)| *limit)
+    }
+
+    /// Waits for every child and returns their values in spawn order, or the
+    /// scope's error.
+    ///
+    /// The error is the failure that cancelled a fail-fast scope (the first
+    /// to fail, not the first spawned); otherwise, in spawn order, the first
+    /// child that did not return a value. A scope whose deadline passed or
+    /// whose parent was cancelled thus reports
+    /// [`TimedOut`](TaskError::TimedOut) or
+    /// [`Cancelled`](TaskError::Cancelled), unless every child still
+    /// finished with a value.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the scope, which cancels every child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let scope = herd::task::Scope::<u8, &str>::new();
+    /// scope.spawn(async { Ok(1) }).await.unwrap();
+    /// scope.spawn(async { Err("broken") }).await.unwrap();
+    /// assert_eq!(scope.join().await.unwrap_err().into_failure(), Some("broken"));
+    /// # }
+    /// ```
+    pub async fn join(self) -> Result<Vec<T>, TaskError<E>> {
+        let (outcomes, root) = self.finish().await;
+        if let Some(root) = root {
+            return Err(outcomes
+                .into_iter()
+                .nth(root)
+                .and_then(Result::err)
+                .expect("the root failure is an error"));
+        }
+        outcomes.into_iter().collect()
+    }
+
+    /// Waits for every child and returns every outcome in spawn order:
+    /// values, failures, panics and cancellations alike.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the scope, which cancels every child.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// use herd::task::{Policy, Scope};
+    ///
+    /// let scope = Scope::<u8, &str>::builder().policy(Policy::Supervise).build();
+    /// scope.spawn(async { Err("broken") }).await.unwrap();
+    /// scope.spawn(async { Ok(2) }).await.unwrap();
+    /// let outcomes = scope.join_all().await;
+    /// assert!(outcomes[0].is_err());
+    /// assert_eq!(outcomes[1], Ok(2));
+    /// # }
+    /// ```
+    pub async fn join_all(self) -> Vec<Result<T, TaskError<E>>> {
+        self.finish().await.0
+    }
+
+    async fn finish(mut self) -> (Vec<Outcome<T, E>>, Option<usize>) {
+        let shared = &self.handle.shared;
+        let drained = pin!(poll_fn(|cx| shared.ledger.poll_drained(cx)));
+        let cancelled = pin!(shared.token.cancelled());
+        if let Either::Right(_) = select(drained, cancelled).await {
+            let drained = pin!(poll_fn(|cx| shared.ledger.poll_drained(cx)));
+            let grace = pin!(tokio::time::sleep(shared.grace));
+            if let Either::Right(_) = select(drained, grace).await {
+                for child in shared.ledger.abort_all(false) {
+                    child.abort();
+                }
+                poll_fn(|cx| shared.ledger.poll_drained(cx)).await;
+            }
+        }
+        self.joined = true;
+        shared.ledger.take_outcomes()
+    }
+}
+
+impl<T, E> Drop for Scope<T, E> {
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+        if self.joined {
+            return;
+        }
+        let shared = &self.handle.shared;
+        shared.token.cancel(CancelReason::ScopeDropped {
+            scope: shared.name.clone(),
+        });
+        for child in shared.ledger.abort_all(true) {
+            child.abort();
+        }
+    }
+}
+
+impl<T, E> ScopeHandle<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    /// As [`Scope::spawn`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropping the future while it waits for a slot gives up
+    /// its place in line and starts nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let scope = herd::task::Scope::<u8, ()>::new();
+    /// assert_eq!(scope.handle().spawn(async { Ok(9) }).await, Ok(0));
+    /// assert_eq!(scope.join().await, Ok(vec![9]));
+    /// # }
+    /// ```
+    pub async fn spawn<F>(&self, fut: F) -> Result<usize, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let permit = self.acquire_slot().await?;
+        self.start(None, fut, permit)
+    }
+
+    /// As [`Scope::spawn_named`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let scope = herd::task::Scope::<u8, ()>::new();
+    /// scope.handle().spawn_named("nine", async { Ok(9) }).await.unwrap();
+    /// assert_eq!(scope.join().await, Ok(vec![9]));
+    /// # }
+    /// ```
+    pub async fn spawn_named<F>(
+        &self,
+        name: impl Into<Arc<str>>,
+        fut: F,
+    ) -> Result<usize, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let permit = self.acquire_slot().await?;
+        self.start(Some(name.into()), fut, permit)
+    }
+
+    /// As [`Scope::try_spawn`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let scope = herd::task::Scope::<u8, ()>::new();
+    /// assert_eq!(scope.handle().try_spawn(async { Ok(9) }), Ok(0));
+    /// # }
+    /// ```
+    pub fn try_spawn<F>(&self, fut: F) -> Result<usize, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let permit = self.try_acquire_slot()?;
+        self.start(None, fut, permit)
+    }
+
+    /// As [`Scope::try_spawn_named`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() {
+    /// let scope = herd::task::Scope::<u8, ()>::new();
+    /// assert_eq!(scope.handle().try_spawn_named("nine", async { Ok(9) }), Ok(0));
+    /// # }
+    /// ```
+    pub fn try_spawn_named<F>(
+        &self,
+        name: impl Into<Arc<str>>,
+        fut: F,
+    ) -> Result<usize, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let permit = self.try_acquire_slot()?;
+        self.start(Some(name.into()), fut, permit)
+    }
+
+    /// The scope's cancellation token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let scope = herd::task::Scope::<(), ()>::new();
+    /// scope.handle().token().cancel("from a handle");
+    /// assert!(scope.token().is_cancelled());
+    /// ```
+    pub fn token(&self) -> &CancelToken {
+        &self.shared.token
+    }
+
+    async fn acquire_slot(&self) -> Result<Option<OwnedSemaphorePermit>, SpawnError> {
+        let shared = &self.shared;
+        if let Some(reason) = shared.token.reason() {
+            return Err(SpawnError::Cancelled(reason));
+        }
+        let Some((_, semaphore)) = &shared.limit else {
+            return Ok(None);
+        };
+        let acquire = semaphore.clone().acquire_owned();
+        match select(pin!(acquire), pin!(shared.token.cancelled())).await {
+            Either::Left((permit, _)) => Ok(Some(permit.expect("the scope never closes its limit"))),
+            Either::Right((reason, _)) => Err(SpawnError::Cancelled(reason)),
+        }
+    }
+
+    fn try_acquire_slot(&self) -> Result<Option<OwnedSemaphorePermit>, SpawnError> {
+        let shared = &self.shared;
+        if let Some(reason) = shared.token.reason() {
+            return Err(SpawnError::Cancelled(reason));
+        }
+        match &shared.limit {
+            None => Ok(None),
+            Some((limit, semaphore)) => match semaphore.clone().try_acquire_owned() {
+                Ok(permit) => Ok(Some(permit)),
+                Err(_) => Err(SpawnError::AtCapacity { limit: *limit }),
+            },
+        }
+    }
+
+    fn start<F>(
+        &self,
+        name: Option<Arc<str>>,
+        fut: F,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> Result<usize, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let shared = &self.shared;
+        let index = shared.ledger.reserve().ok_or(SpawnError::Closed)?;
+        let report = Report {
+            shared: shared.clone(),
+            task: TaskId::new(index, name),
+            permit,
+            done: false,
+        };
+        let child = tokio::spawn(async move {
+            let outcome = AssertUnwindSafe(fut).catch_unwind().await;
+            report.finish(outcome);
+        });
+        if let Some(child) = shared.ledger.started(index, child.abort_handle()) {
+            child.abort();
+        }
+        Ok(index)
+    }
+}
+
+/// Carried by every child: records its outcome exactly once, whether it
+/// finishes, panics, or is dropped (aborted, or its runtime shut down).
+struct Report<T, E> {
+    shared: Arc<Shared<T, E>>,
+    task: TaskId,
+    permit: Option<OwnedSemaphorePermit>,
+    done: bool,
+}
+
+impl<T, E> Report<T, E> {
+    fn finish(mut self, outcome: std::thread::Result<Result<T, E>>) {
+        let outcome = TaskError::settle(self.task.clone(), outcome);
+        let failed = outcome.is_err();
+        self.record(outcome, failed);
+    }
+
+    /// `failed`: the child failed or panicked, as opposed to being stopped.
+    fn record(&mut self, outcome: Outcome<T, E>, failed: bool) {
+        self.done = true;
+        // Free the slot before anything else, so a waiting spawn starts promptly.
+        drop(self.permit.take());
+        let shared = &self.shared;
+        let root = failed
+            && match shared.policy {
+                Policy::FailFast => shared.token.cancel(CancelReason::SiblingFailed {
+                    task: self.task.clone(),
+                }),
+                Policy::Supervise => !shared.token.is_cancelled(),
+            };
+        shared.ledger.finish(self.task.index(), outcome, root);
+    }
+}
+
+impl<T, E> Drop for Report<T, E> {
+    fn drop(&mut self) {
+        if !self.done {
+            let reason = self
+                .shared
+                .token
+                .reason()
+                .unwrap_or(CancelReason::RuntimeShutdown);
+            let outcome = Err(TaskError::stopped(self.task.clone(), reason));
+            self.record(outcome, false);
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for Scope<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.handle.shared;
+        f.debug_struct("Scope")
+            .field("name", &shared.name)
+            .field("policy", &shared.policy)
+            .field("limit", &shared.limit.as_ref().map(|(limit, _)| limit))
+            .field("token", &shared.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, E> fmt::Debug for ScopeHandle<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeHandle")
+            .field("name", &self.shared.name)
+            .finish_non_exhaustive()
+    }
+}
