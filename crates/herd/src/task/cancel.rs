@@ -72,7 +72,9 @@ impl fmt::Display for CancelReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CancelReason::Requested(message) => write!(f, "cancelled: {message}"),
-            CancelReason::DeadlineExceeded { scope: Some(scope), .. } => {
+            CancelReason::DeadlineExceeded {
+                scope: Some(scope), ..
+            } => {
                 write!(f, "deadline of scope \"{scope}\" exceeded")
             }
             CancelReason::DeadlineExceeded { scope: None, .. } => {

@@ -5,8 +5,8 @@ use std::future::Future;
 use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::{TaskError, TaskId};
 
@@ -97,7 +97,10 @@ impl Bounded {
         .await;
         match failure {
             Some(error) => Err(error),
-            None => Ok(values.into_iter().map(|value| value.expect("every future finished")).collect()),
+            None => Ok(values
+                .into_iter()
+                .map(|value| value.expect("every future finished"))
+                .collect()),
         }
     }
 
@@ -125,7 +128,10 @@ impl Bounded {
             ControlFlow::Continue(())
         })
         .await;
-        outcomes.into_iter().map(|outcome| outcome.expect("every future finished")).collect()
+        outcomes
+            .into_iter()
+            .map(|outcome| outcome.expect("every future finished"))
+            .collect()
     }
 
     /// As [`race`](super::race), at most `limit` at a time.

@@ -130,7 +130,10 @@ impl<E> TaskError<E> {
     }
 
     /// A finished task's outcome: its value, or its failure or panic as an error.
-    pub(crate) fn settle<T>(task: TaskId, outcome: std::thread::Result<Result<T, E>>) -> Result<T, TaskError<E>> {
+    pub(crate) fn settle<T>(
+        task: TaskId,
+        outcome: std::thread::Result<Result<T, E>>,
+    ) -> Result<T, TaskError<E>> {
         match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(TaskError::Failed { task, error }),

@@ -1,8 +1,8 @@
 //! `Scope`: a group of tasks that never outlives its owner.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::future::{Future, poll_fn};
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::Arc;
@@ -451,11 +451,7 @@ where
     /// assert_eq!(scope.join().await, Ok(vec![1]));
     /// # }
     /// ```
-    pub fn try_spawn_named<F>(
-        &self,
-        name: impl Into<Arc<str>>,
-        fut: F,
-    ) -> Result<usize, SpawnError>
+    pub fn try_spawn_named<F>(&self, name: impl Into<Arc<str>>, fut: F) -> Result<usize, SpawnError>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
@@ -524,13 +520,15 @@ where
     /// Waits for every child and returns their values in spawn order, or the
     /// scope's error.
     ///
-    /// The error is the failure that cancelled a fail-fast scope (the first
-    /// to fail, not the first spawned); otherwise, in spawn order, the first
-    /// child that did not return a value. A scope whose deadline passed or
-    /// whose parent was cancelled thus reports
-    /// [`TimedOut`](TaskError::TimedOut) or
-    /// [`Cancelled`](TaskError::Cancelled), unless every child still
-    /// finished with a value.
+    /// The error is the first failure or panic (the first to fail, not the
+    /// first spawned) that happened while the scope was not cancelled: under
+    /// [`Policy::FailFast`] the one that cancelled it. A scope cancelled for
+    /// another reason (its deadline passed, its token or parent was
+    /// cancelled) returns [`TimedOut`](TaskError::TimedOut) or
+    /// [`Cancelled`](TaskError::Cancelled) with that reason, naming the first
+    /// child, in spawn order, that did not return a value; errors children
+    /// return after the cancellation are taken as its consequence. If every
+    /// child returned a value, those are returned, cancelled or not.
     ///
     /// # Cancel safety
     ///
@@ -548,15 +546,21 @@ where
     /// # }
     /// ```
     pub async fn join(self) -> Result<Vec<T>, TaskError<E>> {
-        let (outcomes, root) = self.finish().await;
-        if let Some(root) = root {
-            return Err(outcomes
+        let token = self.handle.shared.token.clone();
+        let (mut outcomes, root) = self.finish().await;
+        let Some(first) = root.or_else(|| outcomes.iter().position(Result::is_err)) else {
+            return Ok(outcomes
                 .into_iter()
-                .nth(root)
-                .and_then(Result::err)
-                .expect("the root failure is an error"));
+                .map(|outcome| outcome.ok().expect("no errors"))
+                .collect());
+        };
+        let error = outcomes.swap_remove(first).err().expect("an error");
+        match (root, token.reason()) {
+            // Failures after the scope was cancelled are its consequence:
+            // the scope's error is the cancellation itself.
+            (None, Some(reason)) => Err(TaskError::stopped(error.task().clone(), reason)),
+            _ => Err(error),
         }
-        outcomes.into_iter().collect()
     }
 
     /// Waits for every child and returns every outcome in spawn order:
@@ -706,11 +710,7 @@ where
     /// assert_eq!(scope.handle().try_spawn_named("nine", async { Ok(9) }), Ok(0));
     /// # }
     /// ```
-    pub fn try_spawn_named<F>(
-        &self,
-        name: impl Into<Arc<str>>,
-        fut: F,
-    ) -> Result<usize, SpawnError>
+    pub fn try_spawn_named<F>(&self, name: impl Into<Arc<str>>, fut: F) -> Result<usize, SpawnError>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
@@ -741,7 +741,9 @@ where
         };
         let acquire = semaphore.clone().acquire_owned();
         match select(pin!(acquire), pin!(shared.token.cancelled())).await {
-            Either::Left((permit, _)) => Ok(Some(permit.expect("the scope never closes its limit"))),
+            Either::Left((permit, _)) => {
+                Ok(Some(permit.expect("the scope never closes its limit")))
+            }
             Either::Right((reason, _)) => Err(SpawnError::Cancelled(reason)),
         }
     }
