@@ -62,6 +62,7 @@
 //! # }
 //! ```
 
+mod builder;
 mod cancel;
 mod combinators;
 mod error;
@@ -69,10 +70,11 @@ pub(crate) mod ledger;
 mod scope;
 mod time;
 
+pub use builder::{Policy, ScopeBuilder};
 pub use cancel::{CancelReason, CancelToken, Cancelled};
 pub use combinators::{Bounded, all, all_settled, at_most, first_ok, race};
 pub use error::{Elapsed, SpawnError, TaskError, TaskId};
-pub use scope::{Policy, Scope, ScopeBuilder, ScopeHandle};
+pub use scope::{Scope, ScopeHandle};
 pub use time::{deadline, timeout};
 
 #[cfg(all(test, loom))]

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::future::{Future, poll_fn};
-use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::Arc;
@@ -12,211 +11,9 @@ use futures_util::FutureExt;
 use futures_util::future::{Either, select};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
-use tokio::time::Instant;
 
 use super::ledger::Ledger;
-use super::{CancelReason, CancelToken, SpawnError, TaskError, TaskId};
-
-/// What a scope does when a child fails or panics.
-///
-/// # Examples
-///
-/// ```
-/// use herd::task::{Policy, Scope};
-///
-/// let scope = Scope::<(), ()>::builder().policy(Policy::Supervise).build();
-/// assert_eq!(scope.policy(), Policy::Supervise);
-/// assert_eq!(Policy::default(), Policy::FailFast);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Policy {
-    /// The first failure or panic cancels the scope: its siblings are
-    /// stopped and no new child starts. The default.
-    #[default]
-    FailFast,
-    /// Every child runs to its own end; failures are only collected.
-    Supervise,
-}
-
-/// Configures a [`Scope`]: its name, policy, concurrency limit, deadline,
-/// grace period and parent token.
-///
-/// # Examples
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-/// # async fn main() {
-/// use std::time::Duration;
-/// use herd::task::{Policy, Scope};
-///
-/// let scope = Scope::<u32, ()>::builder()
-///     .name("crawl")
-///     .policy(Policy::Supervise)
-///     .limit(8)
-///     .timeout(Duration::from_secs(30))
-///     .grace(Duration::from_millis(100))
-///     .build();
-/// assert_eq!(scope.name(), Some("crawl"));
-/// assert_eq!(scope.limit(), Some(8));
-/// # }
-/// ```
-#[must_use = "a builder does nothing until `build` is called"]
-pub struct ScopeBuilder<T, E> {
-    name: Option<Arc<str>>,
-    policy: Policy,
-    limit: Option<usize>,
-    deadline: Option<Instant>,
-    grace: Duration,
-    parent: Option<CancelToken>,
-    children: PhantomData<fn() -> (T, E)>,
-}
-
-impl<T, E> Default for ScopeBuilder<T, E> {
-    fn default() -> Self {
-        ScopeBuilder {
-            name: None,
-            policy: Policy::default(),
-            limit: None,
-            deadline: None,
-            grace: Duration::ZERO,
-            parent: None,
-            children: PhantomData,
-        }
-    }
-}
-
-impl<T, E> fmt::Debug for ScopeBuilder<T, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopeBuilder")
-            .field("name", &self.name)
-            .field("policy", &self.policy)
-            .field("limit", &self.limit)
-            .field("deadline", &self.deadline)
-            .field("grace", &self.grace)
-            .field("parent", &self.parent)
-            .finish()
-    }
-}
-
-impl<T, E> ScopeBuilder<T, E>
-where
-    T: Send + 'static,
-    E: Send + 'static,
-{
-    /// Names the scope; the name appears in cancellation reasons and errors.
-    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Chooses what a failing child does to its siblings. Default: [`Policy::FailFast`].
-    pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// At most `limit` children run at once. [`Scope::spawn`] beyond it
-    /// waits, first come first served, for a running child to end;
-    /// [`Scope::try_spawn`] returns [`SpawnError::AtCapacity`] instead.
-    ///
-    /// # Panics
-    ///
-    /// If `limit` is zero (no child could ever run) or above
-    /// [`Semaphore::MAX_PERMITS`].
-    pub fn limit(mut self, limit: usize) -> Self {
-        assert!(limit > 0, "Scope limit must be at least 1, got 0");
-        assert!(
-            limit <= Semaphore::MAX_PERMITS,
-            "Scope limit must be at most {}, got {limit}",
-            Semaphore::MAX_PERMITS
-        );
-        self.limit = Some(limit);
-        self
-    }
-
-    /// Cancels the scope at `deadline`: running children are stopped and
-    /// end as [`TaskError::TimedOut`]. A parent's earlier deadline wins.
-    pub fn deadline(mut self, deadline: Instant) -> Self {
-        self.deadline = Some(deadline);
-        self
-    }
-
-    /// Cancels the scope `timeout` after [`build`](ScopeBuilder::build):
-    /// shorthand for `deadline(Instant::now() + timeout)`.
-    pub fn timeout(self, timeout: Duration) -> Self {
-        self.deadline(Instant::now() + timeout)
-    }
-
-    /// How long children have, once the scope is cancelled, to finish on
-    /// their own before they are aborted (dropped at their next `.await`).
-    ///
-    /// Default: zero, so a cancelled scope stops its children at once, the
-    /// way dropping a future does. Give a grace period when children watch
-    /// [`Scope::token`] and have cleanup worth waiting for (flush, commit,
-    /// say goodbye); the scope waits at most that long for them.
-    pub fn grace(mut self, grace: Duration) -> Self {
-        self.grace = grace;
-        self
-    }
-
-    /// Nests the scope under `parent`: cancelling `parent` cancels the
-    /// scope, and the scope inherits `parent`'s deadline if it is earlier.
-    /// Pass the outer scope's token to a child that opens a scope of its own.
-    pub fn parent(mut self, parent: &CancelToken) -> Self {
-        self.parent = Some(parent.clone());
-        self
-    }
-
-    /// Builds the scope.
-    ///
-    /// # Panics
-    ///
-    /// If the scope has a deadline of its own (earlier than its parent's) and
-    /// this is called outside a tokio runtime: the deadline needs a timer.
-    pub fn build(self) -> Scope<T, E> {
-        let token = match &self.parent {
-            Some(parent) => parent.child_with_deadline(self.deadline),
-            None => CancelToken::root(self.deadline),
-        };
-        let inherited = self.parent.as_ref().and_then(CancelToken::deadline);
-        let timer = match self.deadline {
-            Some(deadline) if inherited.is_none_or(|inherited| deadline < inherited) => {
-                Some(spawn_deadline_timer(&token, self.name.clone(), deadline))
-            }
-            _ => None,
-        };
-        let shared = Arc::new(Shared {
-            name: self.name,
-            policy: self.policy,
-            grace: self.grace,
-            limit: self
-                .limit
-                .map(|limit| (limit, Arc::new(Semaphore::new(limit)))),
-            token,
-            ledger: Ledger::new(),
-        });
-        Scope {
-            handle: ScopeHandle { shared },
-            timer,
-            joined: false,
-        }
-    }
-}
-
-fn spawn_deadline_timer(
-    token: &CancelToken,
-    scope: Option<Arc<str>>,
-    deadline: Instant,
-) -> AbortHandle {
-    let token = token.clone();
-    tokio::spawn(async move {
-        let expiry = tokio::time::sleep_until(deadline);
-        if let Either::Left(_) = select(pin!(expiry), pin!(token.cancelled())).await {
-            token.cancel(CancelReason::DeadlineExceeded { scope, deadline });
-        }
-    })
-    .abort_handle()
-}
+use super::{CancelReason, CancelToken, Policy, ScopeBuilder, SpawnError, TaskError, TaskId};
 
 /// A task group that owns its children: when it is joined, every child has
 /// finished or been cancelled and awaited; when it is dropped, every child is
@@ -298,6 +95,16 @@ impl<T, E> Clone for ScopeHandle<T, E> {
 
 type Outcome<T, E> = Result<T, TaskError<E>>;
 
+/// What a [`ScopeBuilder`] hands over to make a scope.
+pub(super) struct Parts {
+    pub(super) name: Option<Arc<str>>,
+    pub(super) policy: Policy,
+    pub(super) grace: Duration,
+    pub(super) limit: Option<usize>,
+    pub(super) token: CancelToken,
+    pub(super) timer: Option<AbortHandle>,
+}
+
 struct Shared<T, E> {
     name: Option<Arc<str>>,
     policy: Policy,
@@ -312,6 +119,24 @@ where
     T: Send + 'static,
     E: Send + 'static,
 {
+    pub(super) fn assemble(parts: Parts) -> Scope<T, E> {
+        let shared = Arc::new(Shared {
+            name: parts.name,
+            policy: parts.policy,
+            grace: parts.grace,
+            limit: parts
+                .limit
+                .map(|limit| (limit, Arc::new(Semaphore::new(limit)))),
+            token: parts.token,
+            ledger: Ledger::new(),
+        });
+        Scope {
+            handle: ScopeHandle { shared },
+            timer: parts.timer,
+            joined: false,
+        }
+    }
+
     /// A fail-fast scope with no limit, no deadline and no name.
     ///
     /// # Examples
