@@ -101,12 +101,39 @@ where
     E: Send + 'static,
 {
     /// Names the scope; the name appears in cancellation reasons and errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use herd::task::{CancelReason, Scope};
+    ///
+    /// // A dropped scope cancels its token, naming itself.
+    /// let scope = Scope::<(), ()>::builder().name("import").build();
+    /// let token = scope.token().clone();
+    /// drop(scope);
+    /// assert_eq!(token.reason(), Some(CancelReason::ScopeDropped { scope: Some("import".into()) }));
+    /// ```
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
         self.name = Some(name.into());
         self
     }
 
     /// Chooses what a failing child does to its siblings. Default: [`Policy::FailFast`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use herd::task::{Policy, Scope};
+    ///
+    /// let scope = Scope::<u8, &str>::builder().policy(Policy::Supervise).build();
+    /// scope.spawn(async { Err("one bad") }).await.unwrap();
+    /// scope.spawn(async { Ok(2) }).await.unwrap();
+    /// let outcomes = scope.join_all().await;
+    /// assert_eq!(outcomes[1], Ok(2), "the failure cancelled nothing");
+    /// # }
+    /// ```
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
         self
@@ -120,6 +147,19 @@ where
     ///
     /// If `limit` is zero (no child could ever run) or above
     /// [`Semaphore::MAX_PERMITS`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use herd::task::{Scope, SpawnError};
+    ///
+    /// let scope = Scope::<(), ()>::builder().limit(1).build();
+    /// scope.try_spawn(std::future::pending()).unwrap();
+    /// assert_eq!(scope.try_spawn(async { Ok(()) }), Err(SpawnError::AtCapacity { limit: 1 }));
+    /// # }
+    /// ```
     pub fn limit(mut self, limit: usize) -> Self {
         assert!(limit > 0, "Scope limit must be at least 1, got 0");
         assert!(
@@ -133,15 +173,47 @@ where
 
     /// Cancels the scope at `deadline`: running children are stopped and
     /// end as [`TaskError::TimedOut`]. A parent's earlier deadline wins.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use herd::task::{Scope, TaskError};
+    /// use tokio::time::{Instant, sleep};
+    ///
+    /// let at = Instant::now() + Duration::from_secs(1);
+    /// let scope = Scope::<(), ()>::builder().deadline(at).build();
+    /// scope.spawn(async { sleep(Duration::from_secs(60)).await; Ok(()) }).await.unwrap();
+    /// let Err(TaskError::TimedOut { deadline, .. }) = scope.join().await else { panic!() };
+    /// assert_eq!(deadline, at);
+    /// # }
+    /// ```
     pub fn deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
         self
     }
 
-    /// Cancels the scope `timeout` after [`build`](ScopeBuilder::build):
-    /// shorthand for `deadline(Instant::now() + timeout)`.
-    pub fn timeout(self, timeout: Duration) -> Self {
-        self.deadline(Instant::now() + timeout)
+    /// Cancels the scope `timeout` from now: shorthand for
+    /// `deadline(Instant::now() + timeout)`. A timeout too large to add to
+    /// the current time means no deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use herd::task::Scope;
+    ///
+    /// let scope = Scope::<(), ()>::builder().timeout(Duration::from_secs(5)).build();
+    /// assert_eq!(scope.token().remaining(), Some(Duration::from_secs(5)));
+    /// # }
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.deadline = Instant::now().checked_add(timeout);
+        self
     }
 
     /// How long children have, once the scope is cancelled, to finish on
@@ -151,6 +223,31 @@ where
     /// way dropping a future does. Give a grace period when children watch
     /// [`Scope::token`] and have cleanup worth waiting for (flush, commit,
     /// say goodbye); the scope waits at most that long for them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use herd::task::Scope;
+    /// use tokio::time::sleep;
+    ///
+    /// let scope = Scope::<&str, ()>::builder().grace(Duration::from_secs(1)).build();
+    /// let token = scope.token().clone();
+    /// scope
+    ///     .spawn(async move {
+    ///         token.cancelled().await;
+    ///         sleep(Duration::from_millis(10)).await; // flush
+    ///         Ok("flushed")
+    ///     })
+    ///     .await
+    ///     .unwrap();
+    /// tokio::task::yield_now().await;
+    /// scope.token().cancel("stop");
+    /// assert_eq!(scope.join().await, Ok(vec!["flushed"]));
+    /// # }
+    /// ```
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
@@ -159,6 +256,17 @@ where
     /// Nests the scope under `parent`: cancelling `parent` cancels the
     /// scope, and the scope inherits `parent`'s deadline if it is earlier.
     /// Pass the outer scope's token to a child that opens a scope of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use herd::task::{CancelToken, Scope};
+    ///
+    /// let service = CancelToken::new();
+    /// let request = Scope::<(), ()>::builder().parent(&service).build();
+    /// service.cancel("shutting down");
+    /// assert!(request.token().is_cancelled());
+    /// ```
     pub fn parent(mut self, parent: &CancelToken) -> Self {
         self.parent = Some(parent.clone());
         self
@@ -170,6 +278,13 @@ where
     ///
     /// If the scope has a deadline of its own (earlier than its parent's) and
     /// this is called outside a tokio runtime: the deadline needs a timer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let scope = herd::task::Scope::<u8, ()>::builder().name("batch").limit(4).build();
+    /// assert_eq!((scope.name(), scope.limit()), (Some("batch"), Some(4)));
+    /// ```
     pub fn build(self) -> Scope<T, E> {
         let token = match &self.parent {
             Some(parent) => parent.child_with_deadline(self.deadline),

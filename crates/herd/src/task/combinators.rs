@@ -61,6 +61,12 @@ const UNBOUNDED: Bounded = Bounded { limit: None };
 
 impl Bounded {
     /// The limit, or `None` for the free functions' unbounded form.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(herd::task::at_most(3).limit(), Some(3));
+    /// ```
     pub fn limit(&self) -> Option<usize> {
         self.limit
     }

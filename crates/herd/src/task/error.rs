@@ -40,11 +40,33 @@ impl TaskId {
     }
 
     /// The task's position: spawn order in a scope, input order in a combinator.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let halve = |n: u32| async move { if n % 2 == 0 { Ok(n / 2) } else { Err(n) } };
+    /// let err = herd::task::all([4, 6, 7].map(halve)).await.unwrap_err();
+    /// assert_eq!(err.task().index(), 2);
+    /// # }
+    /// ```
     pub fn index(&self) -> usize {
         self.index
     }
 
     /// The task's name, if it was spawned with one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let scope = herd::task::Scope::<(), ()>::new();
+    /// scope.spawn_named("loader", async { Err(()) }).await.unwrap();
+    /// assert_eq!(scope.join().await.unwrap_err().task().name(), Some("loader"));
+    /// # }
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
@@ -315,11 +337,37 @@ impl Elapsed {
     }
 
     /// How long the future was given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let err = herd::task::timeout(Duration::from_secs(2), std::future::pending::<()>()).await.unwrap_err();
+    /// assert_eq!(err.budget(), Duration::from_secs(2));
+    /// # }
+    /// ```
     pub fn budget(&self) -> Duration {
         self.budget
     }
 
     /// When its time ran out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use tokio::time::Instant;
+    ///
+    /// let at = Instant::now() + Duration::from_secs(1);
+    /// let err = herd::task::deadline(at, std::future::pending::<()>()).await.unwrap_err();
+    /// assert_eq!(err.deadline(), at);
+    /// # }
+    /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
     }

@@ -328,16 +328,41 @@ where
     }
 
     /// The scope's name, if it has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let scope = herd::task::Scope::<(), ()>::builder().name("sync").build();
+    /// assert_eq!(scope.name(), Some("sync"));
+    /// assert_eq!(herd::task::Scope::<(), ()>::new().name(), None);
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.handle.shared.name.as_deref()
     }
 
     /// The scope's policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use herd::task::{Policy, Scope};
+    ///
+    /// assert_eq!(Scope::<(), ()>::new().policy(), Policy::FailFast);
+    /// ```
     pub fn policy(&self) -> Policy {
         self.handle.shared.policy
     }
 
     /// The scope's concurrency limit, if it has one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use herd::task::Scope;
+    ///
+    /// assert_eq!(Scope::<(), ()>::builder().limit(16).build().limit(), Some(16));
+    /// assert_eq!(Scope::<(), ()>::new().limit(), None);
+    /// ```
     pub fn limit(&self) -> Option<usize> {
         self.handle.shared.limit.as_ref().map(|(limit, _)| *limit)
     }
