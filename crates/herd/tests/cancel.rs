@@ -265,3 +265,23 @@ fn children_made_and_dropped_on_many_threads_during_a_cancel_all_end_cancelled()
         }
     }
 }
+
+#[test]
+fn a_chain_of_a_hundred_thousand_tokens_cancels_and_drops_without_overflowing() {
+    let root = CancelToken::new();
+    let mut leaf = root.child();
+    for _ in 0..100_000 {
+        leaf = leaf.child();
+    }
+    root.cancel("deep");
+    assert_eq!(leaf.reason(), Some(CancelReason::from("deep")));
+    drop(root);
+    drop(leaf);
+
+    // Dropping an uncancelled chain from its leaf frees every node.
+    let mut leaf = CancelToken::new();
+    for _ in 0..100_000 {
+        leaf = leaf.child();
+    }
+    drop(leaf);
+}

@@ -710,3 +710,173 @@ fn a_scope_without_a_deadline_builds_outside_a_runtime() {
     assert_eq!(scope.token().deadline(), None);
     assert_eq!(scope.limit(), Some(2));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_aborts_stubborn_children_even_before_join() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let scope = Scope::<(), ()>::builder()
+        .timeout(Duration::from_secs(1))
+        .build();
+    let guard = DropGuard(dropped.clone());
+    scope
+        .spawn(async move {
+            let _guard = guard;
+            sleep(HOUR).await;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    // The owner is busy elsewhere; the deadline does not wait for `join`.
+    sleep(Duration::from_secs(1) + Duration::from_millis(1)).await;
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+    assert!(matches!(
+        scope.join().await,
+        Err(TaskError::TimedOut { .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fail_fast_failure_aborts_siblings_even_before_join() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let scope = Scope::<(), &str>::new();
+    let guard = DropGuard(dropped.clone());
+    scope
+        .spawn(async move {
+            let _guard = guard;
+            sleep(HOUR).await;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    scope.spawn(async { Err("boom") }).await.unwrap();
+    sleep(Duration::from_millis(1)).await;
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        1,
+        "aborted while the owner slept"
+    );
+    assert_eq!(scope.join().await.unwrap_err().into_failure(), Some("boom"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_nested_scope_keeps_its_inherited_deadline_after_the_parent_is_joined() {
+    let start = Instant::now();
+    let outer = Scope::<(), ()>::builder()
+        .name("outer")
+        .timeout(Duration::from_secs(1))
+        .build();
+    let inner = Scope::<(), ()>::builder()
+        .parent(outer.token())
+        .timeout(Duration::from_secs(10))
+        .build();
+    inner
+        .spawn(async {
+            sleep(HOUR).await;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(outer.join().await, Ok(vec![]));
+    let err = inner.join().await.unwrap_err();
+    assert!(
+        matches!(&err, TaskError::TimedOut { scope: Some(s), .. } if &**s == "outer"),
+        "{err:?}"
+    );
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_during_cleanup_is_reported_not_folded_into_the_cancellation() {
+    let scope = Scope::<(), ()>::builder()
+        .policy(Policy::Supervise)
+        .grace(Duration::from_secs(1))
+        .build();
+    let token = scope.token().clone();
+    scope
+        .spawn(async move {
+            token.cancelled().await;
+            panic!("cleanup failed")
+        })
+        .await
+        .unwrap();
+    tokio::task::yield_now().await;
+    scope.token().cancel("shutdown");
+    match scope.join().await {
+        Err(TaskError::Panicked { message, .. }) => assert_eq!(message, "cleanup failed"),
+        other => panic!("expected the panic, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_handle_spawning_into_a_dropped_scope_is_told_why() {
+    let scope = Scope::<(), ()>::builder().name("gone").build();
+    let handle = scope.handle();
+    drop(scope);
+    assert_eq!(
+        handle.spawn(async { Ok(()) }).await,
+        Err(SpawnError::Cancelled(CancelReason::ScopeDropped {
+            scope: Some("gone".into())
+        }))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_join_during_the_grace_period_aborts_the_children() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let scope = Scope::<(), ()>::builder()
+        .grace(Duration::from_secs(10))
+        .build();
+    let guard = DropGuard(dropped.clone());
+    scope
+        .spawn(async move {
+            let _guard = guard;
+            sleep(HOUR).await;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    scope.token().cancel("stop");
+    let gave_up = herd::task::timeout(Duration::from_secs(1), scope.join()).await;
+    assert!(gave_up.is_err(), "still in the grace period");
+    sleep(Duration::from_millis(1)).await;
+    assert_eq!(dropped.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_runtime_shutting_down_ends_children_with_a_runtime_shutdown_outcome() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let scope = runtime.block_on(async {
+        let scope = Scope::<(), ()>::new();
+        scope.spawn(std::future::pending()).await.unwrap();
+        scope
+    });
+    drop(runtime);
+    let other = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let outcomes = other.block_on(scope.join_all());
+    assert!(matches!(
+        &outcomes[0],
+        Err(TaskError::Cancelled {
+            reason: CancelReason::RuntimeShutdown,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn join_needs_no_timer_when_the_grace_is_zero() {
+    // A runtime without the time driver: a cancelled scope still joins.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let err = runtime.block_on(async {
+        let scope = Scope::<(), &str>::new();
+        scope.spawn(std::future::pending()).await.unwrap();
+        scope.spawn(async { Err("boom") }).await.unwrap();
+        scope.join().await.unwrap_err()
+    });
+    assert_eq!(err.into_failure(), Some("boom"));
+}

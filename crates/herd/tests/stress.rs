@@ -289,3 +289,38 @@ async fn cancelling_while_spawners_wait_for_slots_refuses_them_all_cleanly() {
         "only admitted children ran"
     );
 }
+
+#[test]
+fn handles_spawning_while_the_owner_joins_never_panic_or_lose_a_child() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    for _ in 0..5_000 {
+        let scope = Scope::<u32, ()>::new();
+        let handle = scope.handle();
+        let runtime_handle = runtime.handle().clone();
+        // A plain thread feeds the scope while the owner joins it: the child
+        // can finish, and the owner take the results, before the feeder's
+        // `spawn` has returned.
+        let feeder = std::thread::spawn(move || {
+            let _entered = runtime_handle.enter();
+            let mut admitted = 0;
+            for n in 0..2 {
+                match futures::executor::block_on(handle.spawn(async move { Ok(n) })) {
+                    Ok(_) => admitted += 1,
+                    Err(herd::task::SpawnError::Closed) => break,
+                    Err(other) => panic!("unexpected {other}"),
+                }
+            }
+            admitted
+        });
+        let values = runtime.block_on(scope.join()).unwrap();
+        let admitted = feeder.join().expect("the feeder did not panic");
+        assert_eq!(
+            values.len(),
+            admitted,
+            "every admitted child is in the results"
+        );
+    }
+}

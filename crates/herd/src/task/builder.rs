@@ -2,17 +2,15 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::{Either, select};
 use tokio::sync::Semaphore;
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use super::cancel::Deadline;
 use super::scope::Parts;
-use super::{CancelReason, CancelToken, Scope};
+use super::{CancelToken, Scope};
 
 /// What a scope does when a child fails or panics.
 ///
@@ -197,7 +195,7 @@ where
 
     /// Cancels the scope `timeout` from now: shorthand for
     /// `deadline(Instant::now() + timeout)`. A timeout too large to add to
-    /// the current time means no deadline.
+    /// the current time sets no deadline.
     ///
     /// # Examples
     ///
@@ -212,7 +210,9 @@ where
     /// # }
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.deadline = Instant::now().checked_add(timeout);
+        if let Some(deadline) = Instant::now().checked_add(timeout) {
+            self.deadline = Some(deadline);
+        }
         self
     }
 
@@ -276,8 +276,9 @@ where
     ///
     /// # Panics
     ///
-    /// If the scope has a deadline of its own (earlier than its parent's) and
-    /// this is called outside a tokio runtime: the deadline needs a timer.
+    /// If the scope has a deadline (its own or its parent's) and this is
+    /// called outside a tokio runtime with timers enabled: the scope spawns a
+    /// task that enforces the deadline.
     ///
     /// # Examples
     ///
@@ -286,16 +287,13 @@ where
     /// assert_eq!((scope.name(), scope.limit()), (Some("batch"), Some(4)));
     /// ```
     pub fn build(self) -> Scope<T, E> {
+        let own = self.deadline.map(|at| Deadline {
+            at,
+            scope: self.name.clone(),
+        });
         let token = match &self.parent {
-            Some(parent) => parent.child_with_deadline(self.deadline),
-            None => CancelToken::root(self.deadline),
-        };
-        let inherited = self.parent.as_ref().and_then(CancelToken::deadline);
-        let timer = match self.deadline {
-            Some(deadline) if inherited.is_none_or(|inherited| deadline < inherited) => {
-                Some(spawn_deadline_timer(&token, self.name.clone(), deadline))
-            }
-            _ => None,
+            Some(parent) => parent.child_with_deadline(own),
+            None => CancelToken::root(own),
         };
         Scope::assemble(Parts {
             name: self.name,
@@ -303,22 +301,6 @@ where
             grace: self.grace,
             limit: self.limit,
             token,
-            timer,
         })
     }
-}
-
-fn spawn_deadline_timer(
-    token: &CancelToken,
-    scope: Option<Arc<str>>,
-    deadline: Instant,
-) -> AbortHandle {
-    let token = token.clone();
-    tokio::spawn(async move {
-        let expiry = tokio::time::sleep_until(deadline);
-        if let Either::Left(_) = select(pin!(expiry), pin!(token.cancelled())).await {
-            token.cancel(CancelReason::DeadlineExceeded { scope, deadline });
-        }
-    })
-    .abort_handle()
 }

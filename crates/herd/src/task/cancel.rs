@@ -137,7 +137,7 @@ pub struct CancelToken {
 struct Node {
     /// Set once, when `reason` is set; read without the lock on hot paths.
     cancelled: AtomicBool,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
     parent: Option<Arc<Node>>,
     state: Mutex<State>,
 }
@@ -152,8 +152,25 @@ struct State {
     waiters: Slab<Waker>,
 }
 
+/// A deadline and the scope that set it, so every scope below that enforces
+/// it gives the same reason.
+#[derive(Clone, Debug)]
+pub(crate) struct Deadline {
+    pub(crate) at: Instant,
+    pub(crate) scope: Option<Arc<str>>,
+}
+
+impl Deadline {
+    pub(crate) fn reason(&self) -> CancelReason {
+        CancelReason::DeadlineExceeded {
+            scope: self.scope.clone(),
+            deadline: self.at,
+        }
+    }
+}
+
 impl Node {
-    fn new(parent: Option<Arc<Node>>, deadline: Option<Instant>) -> Node {
+    fn new(parent: Option<Arc<Node>>, deadline: Option<Deadline>) -> Node {
         Node {
             cancelled: AtomicBool::new(false),
             deadline,
@@ -162,14 +179,14 @@ impl Node {
         }
     }
 
-    /// Sets the reason unless one is set, wakes every waiter, and cancels
-    /// every child with the same reason. Locks are taken one node at a time,
-    /// never nested, so cancelling cannot deadlock with a child being dropped.
-    fn cancel(&self, reason: &CancelReason) -> bool {
+    /// Sets the reason unless one is set, wakes every waiter, and returns
+    /// the children to cancel next. Holds only this node's lock, and wakes
+    /// nothing while holding it.
+    fn set_reason(&self, reason: &CancelReason) -> Option<Slab<Weak<Node>>> {
         let (waiters, children) = {
             let mut state = lock(&self.state);
             if state.reason.is_some() {
-                return false;
+                return None;
             }
             state.reason = Some(reason.clone());
             self.cancelled.store(true, Ordering::Release);
@@ -178,12 +195,33 @@ impl Node {
                 std::mem::take(&mut state.children),
             )
         };
-        for waker in waiters {
-            waker.1.wake();
+        for (_, waker) in waiters {
+            waker.wake();
         }
-        for child in children {
-            if let Some(child) = child.1.upgrade() {
-                child.cancel(reason);
+        Some(children)
+    }
+
+    /// Cancels this node and everything below it with `reason`. Walks the
+    /// tree with a work list, not recursion, so no depth overflows the stack;
+    /// one node's lock at a time, so it cannot deadlock with a child being
+    /// dropped.
+    fn cancel(&self, reason: &CancelReason) -> bool {
+        let Some(children) = self.set_reason(reason) else {
+            return false;
+        };
+        let mut pending: Vec<Arc<Node>> = Vec::new();
+        pending.extend(
+            children
+                .into_iter()
+                .filter_map(|(_, child)| child.upgrade()),
+        );
+        while let Some(node) = pending.pop() {
+            if let Some(children) = node.set_reason(reason) {
+                pending.extend(
+                    children
+                        .into_iter()
+                        .filter_map(|(_, child)| child.upgrade()),
+                );
             }
         }
         true
@@ -192,11 +230,21 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let key = lock(&self.state).key_in_parent;
-        if let (Some(parent), Some(key)) = (&self.parent, key) {
-            // A cancelled parent has already taken its children; nothing is
-            // ever inserted after that, so the key cannot name someone else.
-            lock(&parent.state).children.try_remove(key);
+        // Unlink from the parent; if that was the parent's last reference,
+        // unlink and free it here too, in a loop rather than by recursion,
+        // so dropping a long chain cannot overflow the stack.
+        let mut key = lock(&self.state).key_in_parent;
+        let mut parent = self.parent.take();
+        while let Some(node) = parent {
+            if let Some(key) = key {
+                // A cancelled parent has already taken its children, and
+                // nothing is inserted after that: the key names no one else.
+                lock(&node.state).children.try_remove(key);
+            }
+            (key, parent) = match Arc::try_unwrap(node) {
+                Ok(mut node) => (lock(&node.state).key_in_parent, node.parent.take()),
+                Err(_) => (None, None),
+            };
         }
     }
 }
@@ -224,7 +272,7 @@ impl CancelToken {
     }
 
     /// A root token with a deadline, for a scope that has no parent.
-    pub(crate) fn root(deadline: Option<Instant>) -> CancelToken {
+    pub(crate) fn root(deadline: Option<Deadline>) -> CancelToken {
         CancelToken {
             node: Arc::new(Node::new(None, deadline)),
         }
@@ -246,10 +294,10 @@ impl CancelToken {
 
     /// Creates a child whose deadline is the earlier of `deadline` and this
     /// token's own. Only a scope sets deadlines: it is also what enforces them.
-    pub(crate) fn child_with_deadline(&self, deadline: Option<Instant>) -> CancelToken {
-        let deadline = match (self.node.deadline, deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+    pub(crate) fn child_with_deadline(&self, deadline: Option<Deadline>) -> CancelToken {
+        let deadline = match (&self.node.deadline, deadline) {
+            (Some(inherited), Some(own)) if inherited.at <= own.at => Some(inherited.clone()),
+            (inherited, own) => own.or_else(|| inherited.clone()),
         };
         let child = Arc::new(Node::new(Some(self.node.clone()), deadline));
         let slot = {
@@ -332,7 +380,12 @@ impl CancelToken {
     /// # }
     /// ```
     pub fn deadline(&self) -> Option<Instant> {
-        self.node.deadline
+        self.node.deadline.as_ref().map(|deadline| deadline.at)
+    }
+
+    /// The deadline with the scope that set it.
+    pub(crate) fn deadline_origin(&self) -> Option<&Deadline> {
+        self.node.deadline.as_ref()
     }
 
     /// How long until [`deadline`](CancelToken::deadline), or `None` without
@@ -353,8 +406,7 @@ impl CancelToken {
     /// # }
     /// ```
     pub fn remaining(&self) -> Option<Duration> {
-        self.node
-            .deadline
+        self.deadline()
             .map(|deadline| deadline.saturating_duration_since(Instant::now()))
     }
 
@@ -416,7 +468,7 @@ impl fmt::Debug for CancelToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CancelToken")
             .field("reason", &self.reason())
-            .field("deadline", &self.node.deadline)
+            .field("deadline", &self.deadline())
             .finish()
     }
 }

@@ -61,7 +61,9 @@ impl<O, H> Ledger<O, H> {
         if book.aborting {
             return Some(handle);
         }
-        if let Slot::Running(slot) = &mut book.slots[index] {
+        // The child may have finished, and the owner taken the outcomes,
+        // before its spawner got here: then there is nothing to record.
+        if let Some(Slot::Running(slot)) = book.slots.get_mut(index) {
             *slot = Some(handle);
         }
         None

@@ -137,3 +137,21 @@ fn loom_ledger_abort_catches_a_child_that_is_starting() {
         assert_eq!(taken.len() + usize::from(handed_back.is_some()), 1);
     });
 }
+
+#[test]
+fn loom_ledger_start_recorded_after_the_owner_took_the_outcomes() {
+    loom::model(|| {
+        let ledger = Arc::new(Ledger::<u32, &'static str>::new());
+        let index = ledger.reserve().unwrap();
+        // The child finishes before its spawner records the handle.
+        ledger.finish(index, 1, false);
+        let starter = {
+            let ledger = ledger.clone();
+            thread::spawn(move || ledger.started(index, "handle"))
+        };
+        block_on(poll_fn(|cx| ledger.poll_drained(cx)));
+        let (outcomes, _) = ledger.take_outcomes();
+        assert_eq!(starter.join().unwrap(), None, "nothing to abort");
+        assert_eq!(outcomes, [1]);
+    });
+}

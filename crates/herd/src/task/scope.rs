@@ -12,6 +12,7 @@ use futures_util::future::{Either, select};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::AbortHandle;
 
+use super::cancel::Deadline;
 use super::ledger::Ledger;
 use super::{CancelReason, CancelToken, Policy, ScopeBuilder, SpawnError, TaskError, TaskId};
 
@@ -52,15 +53,23 @@ use super::{CancelReason, CancelToken, Policy, ScopeBuilder, SpawnError, TaskErr
 #[must_use = "a scope cancels its children when dropped; call `join` to wait for them"]
 pub struct Scope<T, E> {
     handle: ScopeHandle<T, E>,
-    timer: Option<AbortHandle>,
+    /// Enforces the deadline, for scopes that have one.
+    watchdog: Option<AbortHandle>,
     joined: bool,
 }
 
 /// A cloneable, sendable handle that spawns children into a [`Scope`], for
 /// children that spawn siblings or for other tasks feeding the scope.
 ///
-/// A handle does not keep the scope alive: once the scope is joined or
-/// dropped, spawning through the handle fails with [`SpawnError::Closed`].
+/// A handle does not keep the scope alive: once the scope is joined,
+/// spawning through the handle fails with [`SpawnError::Closed`]; once it is
+/// dropped (or cancelled), with [`SpawnError::Cancelled`].
+///
+/// Under a limit, a child that spawns a sibling with [`spawn`](ScopeHandle::spawn)
+/// waits for a slot while holding its own: if every running child does
+/// that, none can proceed. Children that spawn under a limit should use
+/// [`try_spawn`](ScopeHandle::try_spawn), or leave spawning to a task
+/// outside the limit.
 ///
 /// # Examples
 ///
@@ -102,7 +111,6 @@ pub(super) struct Parts {
     pub(super) grace: Duration,
     pub(super) limit: Option<usize>,
     pub(super) token: CancelToken,
-    pub(super) timer: Option<AbortHandle>,
 }
 
 struct Shared<T, E> {
@@ -130,9 +138,14 @@ where
             token: parts.token,
             ledger: Ledger::new(),
         });
+        let watchdog = shared
+            .token
+            .deadline_origin()
+            .cloned()
+            .map(|deadline| tokio::spawn(enforce(shared.clone(), deadline)).abort_handle());
         Scope {
             handle: ScopeHandle { shared },
-            timer: parts.timer,
+            watchdog,
             joined: false,
         }
     }
@@ -404,12 +417,28 @@ where
                 .map(|outcome| outcome.ok().expect("no errors"))
                 .collect());
         };
-        let error = outcomes.swap_remove(first).err().expect("an error");
+        let panic = outcomes
+            .iter()
+            .position(|outcome| matches!(outcome, Err(TaskError::Panicked { .. })));
         match (root, token.reason()) {
+            (Some(root), _) => Err(outcomes.swap_remove(root).err().expect("an error")),
+            // A panic is a bug, never folded into a cancellation.
+            (None, _) if panic.is_some() => Err(outcomes
+                .swap_remove(panic.expect("a panic"))
+                .err()
+                .expect("an error")),
             // Failures after the scope was cancelled are its consequence:
             // the scope's error is the cancellation itself.
-            (None, Some(reason)) => Err(TaskError::stopped(error.task().clone(), reason)),
-            _ => Err(error),
+            (None, Some(reason)) => {
+                let task = outcomes[first]
+                    .as_ref()
+                    .err()
+                    .expect("an error")
+                    .task()
+                    .clone();
+                Err(TaskError::stopped(task, reason))
+            }
+            (None, None) => Err(outcomes.swap_remove(first).err().expect("an error")),
         }
     }
 
@@ -445,11 +474,7 @@ where
         let cancelled = pin!(shared.token.cancelled());
         if let Either::Right(_) = select(drained, cancelled).await {
             let drained = pin!(poll_fn(|cx| shared.ledger.poll_drained(cx)));
-            let grace = pin!(tokio::time::sleep(shared.grace));
-            if let Either::Right(_) = select(drained, grace).await {
-                for child in shared.ledger.abort_all(false) {
-                    child.abort();
-                }
+            if let Either::Right(_) = select(drained, pin!(shared.reap())).await {
                 poll_fn(|cx| shared.ledger.poll_drained(cx)).await;
             }
         }
@@ -458,10 +483,35 @@ where
     }
 }
 
+/// The watchdog of a scope with a deadline: cancels the scope when the
+/// deadline passes, and once the scope is cancelled for any reason, aborts
+/// what is still running after the grace period, whether or not the owner
+/// is in `join` yet.
+async fn enforce<T, E>(shared: Arc<Shared<T, E>>, deadline: Deadline) {
+    let expiry = pin!(tokio::time::sleep_until(deadline.at));
+    if let Either::Left(_) = select(expiry, pin!(shared.token.cancelled())).await {
+        shared.token.cancel(deadline.reason());
+    }
+    shared.reap().await;
+}
+
+impl<T, E> Shared<T, E> {
+    /// The second phase of cancellation: after the grace period, aborts every
+    /// child still running. Needs no timer when the grace is zero.
+    async fn reap(&self) {
+        if !self.grace.is_zero() {
+            tokio::time::sleep(self.grace).await;
+        }
+        for child in self.ledger.abort_all(false) {
+            child.abort();
+        }
+    }
+}
+
 impl<T, E> Drop for Scope<T, E> {
     fn drop(&mut self) {
-        if let Some(timer) = self.timer.take() {
-            timer.abort();
+        if let Some(watchdog) = self.watchdog.take() {
+            watchdog.abort();
         }
         if self.joined {
             return;
@@ -589,6 +639,10 @@ where
         let Some((_, semaphore)) = &shared.limit else {
             return Ok(None);
         };
+        // A free slot is taken without touching the token's lock.
+        if let Ok(permit) = semaphore.clone().try_acquire_owned() {
+            return Ok(Some(permit));
+        }
         let acquire = semaphore.clone().acquire_owned();
         match select(pin!(acquire), pin!(shared.token.cancelled())).await {
             Either::Left((permit, _)) => {
@@ -622,6 +676,10 @@ where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
         let shared = &self.shared;
+        // The scope may have been cancelled while this spawn waited for a slot.
+        if let Some(reason) = shared.token.reason() {
+            return Err(SpawnError::Cancelled(reason));
+        }
         let index = shared.ledger.reserve().ok_or(SpawnError::Closed)?;
         let report = Report {
             shared: shared.clone(),
@@ -642,14 +700,14 @@ where
 
 /// Carried by every child: records its outcome exactly once, whether it
 /// finishes, panics, or is dropped (aborted, or its runtime shut down).
-struct Report<T, E> {
+struct Report<T: Send + 'static, E: Send + 'static> {
     shared: Arc<Shared<T, E>>,
     task: TaskId,
     permit: Option<OwnedSemaphorePermit>,
     done: bool,
 }
 
-impl<T, E> Report<T, E> {
+impl<T: Send + 'static, E: Send + 'static> Report<T, E> {
     fn finish(mut self, outcome: std::thread::Result<Result<T, E>>) {
         let outcome = TaskError::settle(self.task.clone(), outcome);
         let failed = outcome.is_err();
@@ -662,18 +720,32 @@ impl<T, E> Report<T, E> {
         // Free the slot before anything else, so a waiting spawn starts promptly.
         drop(self.permit.take());
         let shared = &self.shared;
-        let root = failed
-            && match shared.policy {
-                Policy::FailFast => shared.token.cancel(CancelReason::SiblingFailed {
+        let (root, reap) = match (failed, shared.policy) {
+            (false, _) => (false, false),
+            (true, Policy::FailFast) => {
+                let first = shared.token.cancel(CancelReason::SiblingFailed {
                     task: self.task.clone(),
-                }),
-                Policy::Supervise => !shared.token.is_cancelled(),
-            };
+                });
+                (first, first)
+            }
+            (true, Policy::Supervise) => (!shared.token.is_cancelled(), false),
+        };
         shared.ledger.finish(self.task.index(), outcome, root);
+        if reap {
+            // Stop the siblings now, not when the owner gets to `join`.
+            if shared.grace.is_zero() {
+                for child in shared.ledger.abort_all(false) {
+                    child.abort();
+                }
+            } else {
+                let shared = shared.clone();
+                tokio::spawn(async move { shared.reap().await });
+            }
+        }
     }
 }
 
-impl<T, E> Drop for Report<T, E> {
+impl<T: Send + 'static, E: Send + 'static> Drop for Report<T, E> {
     fn drop(&mut self) {
         if !self.done {
             let reason = self

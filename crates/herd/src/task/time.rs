@@ -1,14 +1,14 @@
 //! `timeout` and `deadline`: bound how long one future may take.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::Elapsed;
 
-/// Runs `fut` for at most `duration`. If it has not finished by then it is
-/// dropped and [`Elapsed`] says how long it was given.
+/// Runs `fut` for at most `duration`, counted from this call. If it has not
+/// finished by then it is dropped and [`Elapsed`] says how long it was given.
 ///
 /// The future is polled before the timer, so a future that finishes in the
 /// same instant its time runs out still returns its value. A `duration` too
@@ -27,10 +27,18 @@ use super::Elapsed;
 /// assert!(timeout(Duration::from_secs(1), hung).await.is_err());
 /// # }
 /// ```
-pub async fn timeout<F: Future>(duration: Duration, fut: F) -> Result<F::Output, Elapsed> {
-    match Instant::now().checked_add(duration) {
-        Some(at) => bounded(duration, at, fut).await,
-        None => Ok(fut.await),
+pub fn timeout<F: IntoFuture>(
+    duration: Duration,
+    fut: F,
+) -> impl Future<Output = Result<F::Output, Elapsed>> {
+    // The clock starts now, at the call, not at the first poll.
+    let at = Instant::now().checked_add(duration);
+    let fut = fut.into_future();
+    async move {
+        match at {
+            Some(at) => bounded(duration, at, fut).await,
+            None => Ok(fut.await),
+        }
     }
 }
 
@@ -52,8 +60,15 @@ pub async fn timeout<F: Future>(duration: Duration, fut: F) -> Result<F::Output,
 /// assert_eq!(err.budget(), Duration::from_secs(3));
 /// # }
 /// ```
-pub async fn deadline<F: Future>(at: Instant, fut: F) -> Result<F::Output, Elapsed> {
-    bounded(at.saturating_duration_since(Instant::now()), at, fut).await
+pub fn deadline<F: IntoFuture>(
+    at: Instant,
+    fut: F,
+) -> impl Future<Output = Result<F::Output, Elapsed>> {
+    bounded(
+        at.saturating_duration_since(Instant::now()),
+        at,
+        fut.into_future(),
+    )
 }
 
 async fn bounded<F: Future>(budget: Duration, at: Instant, fut: F) -> Result<F::Output, Elapsed> {
