@@ -10,6 +10,10 @@ use std::time::Duration;
 use herd::task::{CancelReason, CancelToken, deadline, timeout};
 use tokio::time::{Instant, sleep};
 
+mod common;
+
+use common::DropGuard;
+
 #[test]
 fn cancelling_a_parent_cancels_every_descendant_with_its_reason() {
     let root = CancelToken::new();
@@ -164,7 +168,7 @@ async fn run_until_cancelled_drops_the_work_and_returns_the_reason() {
 #[tokio::test(start_paused = true)]
 async fn timeout_drops_the_future_and_names_the_budget() {
     let dropped = Arc::new(AtomicUsize::new(0));
-    let guard = Guard(dropped.clone());
+    let guard = DropGuard(dropped.clone());
     let start = Instant::now();
     let err = timeout(Duration::from_millis(300), async move {
         let _guard = guard;
@@ -176,14 +180,6 @@ async fn timeout_drops_the_future_and_names_the_budget() {
     assert_eq!(err.deadline(), start + Duration::from_millis(300));
     assert_eq!(start.elapsed(), Duration::from_millis(300));
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
-}
-
-struct Guard(Arc<AtomicUsize>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 #[tokio::test(start_paused = true)]

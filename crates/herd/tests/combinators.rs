@@ -8,13 +8,9 @@ use std::time::Duration;
 use herd::task::{TaskError, all, all_settled, at_most, first_ok, race};
 use tokio::time::{Instant, sleep};
 
-struct Guard(Arc<AtomicUsize>);
+mod common;
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
+use common::DropGuard;
 
 /// Finishes after `ms` milliseconds with `Ok(ms)`, or `Err(ms)` if `fail`.
 async fn after(ms: u64, fail: bool) -> Result<u64, u64> {
@@ -39,7 +35,7 @@ async fn all_fails_fast_and_drops_the_rest_at_once() {
     let dropped = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let futures = (0..4).map(|n| {
-        let guard = Guard(dropped.clone());
+        let guard = DropGuard(dropped.clone());
         async move {
             let _guard = guard;
             if n == 2 {
@@ -87,7 +83,7 @@ async fn all_settled_keeps_every_outcome_in_input_order() {
 async fn race_returns_the_first_to_finish_even_a_failure_and_drops_the_rest() {
     let dropped = Arc::new(AtomicUsize::new(0));
     let futures = [(50, false), (10, true), (30, false)].map(|(ms, fail)| {
-        let guard = Guard(dropped.clone());
+        let guard = DropGuard(dropped.clone());
         async move {
             let _guard = guard;
             after(ms, fail).await

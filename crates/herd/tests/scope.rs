@@ -7,34 +7,9 @@ use std::time::Duration;
 use herd::task::{CancelReason, Policy, Scope, SpawnError, TaskError};
 use tokio::time::{Instant, sleep};
 
-const HOUR: Duration = Duration::from_secs(3600);
+mod common;
 
-/// Counts its drops: proof that a cancelled child's future was dropped.
-struct DropGuard(Arc<AtomicUsize>);
-
-impl Drop for DropGuard {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// Tracks how many children run at once and the most that ever did.
-#[derive(Default)]
-struct Gauge {
-    now: AtomicUsize,
-    max: AtomicUsize,
-}
-
-impl Gauge {
-    fn enter(&self) {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max.fetch_max(now, Ordering::SeqCst);
-    }
-
-    fn leave(&self) {
-        self.now.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+use common::{DropGuard, Gauge, HOUR, stuck};
 
 #[tokio::test(start_paused = true)]
 async fn results_come_back_in_spawn_order_not_completion_order() {
@@ -57,13 +32,8 @@ async fn first_error_cancels_siblings_without_waiting_for_their_sleeps() {
     let start = Instant::now();
     let scope = Scope::<(), &str>::new();
     for _ in 0..3 {
-        let guard = DropGuard(dropped.clone());
         scope
-            .spawn(async move {
-                let _guard = guard;
-                sleep(HOUR).await;
-                Ok(())
-            })
+            .spawn(stuck(DropGuard(dropped.clone())))
             .await
             .unwrap();
     }
@@ -227,13 +197,8 @@ async fn dropping_the_scope_cancels_every_child_and_runs_its_drop_guard() {
     let dropped = Arc::new(AtomicUsize::new(0));
     let scope = Scope::<(), ()>::new();
     for _ in 0..10 {
-        let guard = DropGuard(dropped.clone());
         scope
-            .spawn(async move {
-                let _guard = guard;
-                sleep(HOUR).await;
-                Ok(())
-            })
+            .spawn(stuck(DropGuard(dropped.clone())))
             .await
             .unwrap();
     }
@@ -250,13 +215,8 @@ async fn dropping_the_join_future_cancels_every_child() {
     let scope = Scope::<(), ()>::new();
     let token = scope.token().clone();
     for _ in 0..4 {
-        let guard = DropGuard(dropped.clone());
         scope
-            .spawn(async move {
-                let _guard = guard;
-                sleep(HOUR).await;
-                Ok(())
-            })
+            .spawn(stuck(DropGuard(dropped.clone())))
             .await
             .unwrap();
     }
@@ -717,13 +677,8 @@ async fn the_deadline_aborts_stubborn_children_even_before_join() {
     let scope = Scope::<(), ()>::builder()
         .timeout(Duration::from_secs(1))
         .build();
-    let guard = DropGuard(dropped.clone());
     scope
-        .spawn(async move {
-            let _guard = guard;
-            sleep(HOUR).await;
-            Ok(())
-        })
+        .spawn(stuck(DropGuard(dropped.clone())))
         .await
         .unwrap();
     // The owner is busy elsewhere; the deadline does not wait for `join`.
@@ -739,13 +694,8 @@ async fn the_deadline_aborts_stubborn_children_even_before_join() {
 async fn a_fail_fast_failure_aborts_siblings_even_before_join() {
     let dropped = Arc::new(AtomicUsize::new(0));
     let scope = Scope::<(), &str>::new();
-    let guard = DropGuard(dropped.clone());
     scope
-        .spawn(async move {
-            let _guard = guard;
-            sleep(HOUR).await;
-            Ok(())
-        })
+        .spawn(stuck(DropGuard(dropped.clone())))
         .await
         .unwrap();
     scope.spawn(async { Err("boom") }).await.unwrap();
@@ -826,13 +776,8 @@ async fn dropping_join_during_the_grace_period_aborts_the_children() {
     let scope = Scope::<(), ()>::builder()
         .grace(Duration::from_secs(10))
         .build();
-    let guard = DropGuard(dropped.clone());
     scope
-        .spawn(async move {
-            let _guard = guard;
-            sleep(HOUR).await;
-            Ok(())
-        })
+        .spawn(stuck(DropGuard(dropped.clone())))
         .await
         .unwrap();
     scope.token().cancel("stop");

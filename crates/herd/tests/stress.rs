@@ -7,24 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use herd::task::{Policy, Scope, TaskError};
+
+mod common;
+
+use common::{DropGuard, Gauge};
 use tokio::sync::{Barrier, Notify};
-
-#[derive(Default)]
-struct Gauge {
-    now: AtomicUsize,
-    max: AtomicUsize,
-}
-
-impl Gauge {
-    fn enter(&self) {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max.fetch_max(now, Ordering::SeqCst);
-    }
-
-    fn leave(&self) {
-        self.now.fetch_sub(1, Ordering::SeqCst);
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_thousand_children_under_a_limit_of_64() {
@@ -139,7 +126,7 @@ async fn a_failure_under_load_accounts_for_every_child_exactly_once() {
     let mut spawned = 0;
     let mut refused = 0;
     for n in 0..CHILDREN {
-        let guard = Guard(dropped.clone());
+        let guard = DropGuard(dropped.clone());
         let finished = finished.clone();
         let child = async move {
             let _guard = guard;
@@ -181,14 +168,6 @@ async fn a_failure_under_load_accounts_for_every_child_exactly_once() {
         spawned + refused,
         "every child future was dropped, started or not"
     );
-}
-
-struct Guard(Arc<AtomicUsize>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 /// Counts live children and wakes a waiter when the last one is dropped.

@@ -1,0 +1,46 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+pub const HOUR: Duration = Duration::from_secs(3600);
+
+/// Counts its drops: proof that a cancelled future was dropped.
+pub struct DropGuard(pub Arc<AtomicUsize>);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A child that holds `guard` and sleeps for an hour: it ends early only by
+/// being cancelled, and its guard says when it was dropped.
+pub fn stuck<E>(guard: DropGuard) -> impl Future<Output = Result<(), E>> + Send + 'static {
+    async move {
+        let _guard = guard;
+        tokio::time::sleep(HOUR).await;
+        Ok(())
+    }
+}
+
+/// Tracks how many tasks run at once and the most that ever did.
+#[derive(Default)]
+pub struct Gauge {
+    pub now: AtomicUsize,
+    pub max: AtomicUsize,
+}
+
+impl Gauge {
+    pub fn enter(&self) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+    }
+
+    pub fn leave(&self) {
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
