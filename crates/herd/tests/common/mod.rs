@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test file uses its own subset
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -19,12 +18,10 @@ impl Drop for DropGuard {
 
 /// A child that holds `guard` and sleeps for an hour: it ends early only by
 /// being cancelled, and its guard says when it was dropped.
-pub fn stuck<E>(guard: DropGuard) -> impl Future<Output = Result<(), E>> + Send + 'static {
-    async move {
-        let _guard = guard;
-        tokio::time::sleep(HOUR).await;
-        Ok(())
-    }
+pub async fn stuck<E>(guard: DropGuard) -> Result<(), E> {
+    let _guard = guard;
+    tokio::time::sleep(HOUR).await;
+    Ok(())
 }
 
 /// Tracks how many tasks run at once and the most that ever did.
