@@ -9,7 +9,7 @@ use tokio::time::{Instant, sleep};
 
 mod common;
 
-use common::{DropGuard, Gauge, HOUR, stuck};
+use common::{DropGuard, Gauge, HOUR, hang, stuck};
 
 #[tokio::test(start_paused = true)]
 async fn results_come_back_in_spawn_order_not_completion_order() {
@@ -91,13 +91,7 @@ async fn the_error_is_the_first_to_fail_not_the_first_spawned() {
 #[tokio::test(start_paused = true)]
 async fn siblings_cancelled_by_a_failure_say_who_failed() {
     let scope = Scope::<(), &str>::new();
-    scope
-        .spawn_named("slow", async {
-            sleep(HOUR).await;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    scope.spawn_named("slow", hang()).await.unwrap();
     scope.spawn_named("bad", async { Err("no") }).await.unwrap();
     let outcomes = scope.join_all().await;
     match &outcomes[0] {
@@ -330,13 +324,7 @@ async fn the_deadline_cancels_children_and_the_scope_times_out() {
         .name("request")
         .timeout(Duration::from_secs(2))
         .build();
-    scope
-        .spawn(async {
-            sleep(HOUR).await;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    scope.spawn(hang()).await.unwrap();
     match scope.join().await {
         Err(TaskError::TimedOut {
             scope, deadline, ..
@@ -396,13 +384,7 @@ async fn the_deadline_is_inherited_three_scopes_deep() {
                         .timeout(Duration::from_secs(5))
                         .build();
                     let deadline = inner.token().deadline();
-                    inner
-                        .spawn(async {
-                            sleep(HOUR).await;
-                            Ok(())
-                        })
-                        .await
-                        .unwrap();
+                    inner.spawn(hang()).await.unwrap();
                     let err = inner.join().await.unwrap_err();
                     *seen_inside.lock().unwrap() = Some((deadline, err, start.elapsed()));
                     Ok(())
@@ -442,13 +424,7 @@ async fn an_inner_deadline_earlier_than_the_parents_fires_on_its_own() {
         .parent(outer.token())
         .timeout(Duration::from_secs(1))
         .build();
-    inner
-        .spawn(async {
-            sleep(HOUR).await;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    inner.spawn(hang()).await.unwrap();
     let err = inner.join().await.unwrap_err();
     assert!(matches!(&err, TaskError::TimedOut { scope: Some(s), .. } if &**s == "inner"));
     assert!(
@@ -461,13 +437,7 @@ async fn an_inner_deadline_earlier_than_the_parents_fires_on_its_own() {
 async fn cancelling_the_parent_token_cancels_a_nested_scope_with_the_reason() {
     let parent = herd::task::CancelToken::new();
     let scope = Scope::<(), ()>::builder().parent(&parent).build();
-    scope
-        .spawn(async {
-            sleep(HOUR).await;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    scope.spawn(hang()).await.unwrap();
     let canceller = parent.clone();
     tokio::spawn(async move {
         sleep(Duration::from_secs(1)).await;
@@ -550,13 +520,7 @@ async fn grace_ends_early_when_every_child_has_stopped() {
 #[tokio::test(start_paused = true)]
 async fn an_explicitly_cancelled_scope_returns_the_reason() {
     let scope = Scope::<(), ()>::new();
-    scope
-        .spawn(async {
-            sleep(HOUR).await;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    scope.spawn(hang()).await.unwrap();
     scope.token().cancel("user abort");
     match scope.join().await {
         Err(TaskError::Cancelled { reason, .. }) => {
@@ -569,13 +533,7 @@ async fn an_explicitly_cancelled_scope_returns_the_reason() {
 #[tokio::test(start_paused = true)]
 async fn a_cancelled_scope_refuses_new_children_and_a_waiting_spawn_gives_up() {
     let scope = Scope::<(), ()>::builder().limit(1).build();
-    scope
-        .spawn(async {
-            sleep(HOUR).await;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    scope.spawn(hang()).await.unwrap();
     let handle = scope.handle();
     let waiting = tokio::spawn(async move { handle.spawn(async { Ok(()) }).await });
     tokio::task::yield_now().await;
@@ -719,13 +677,7 @@ async fn a_nested_scope_keeps_its_inherited_deadline_after_the_parent_is_joined(
         .parent(outer.token())
         .timeout(Duration::from_secs(10))
         .build();
-    inner
-        .spawn(async {
-            sleep(HOUR).await;
-            Ok(())
-        })
-        .await
-        .unwrap();
+    inner.spawn(hang()).await.unwrap();
     assert_eq!(outer.join().await, Ok(vec![]));
     let err = inner.join().await.unwrap_err();
     assert!(

@@ -20,6 +20,11 @@ impl Drop for DropGuard {
 /// being cancelled, and its guard says when it was dropped.
 pub async fn stuck<E>(guard: DropGuard) -> Result<(), E> {
     let _guard = guard;
+    hang().await
+}
+
+/// A child that sleeps for an hour: it ends early only by being cancelled.
+pub async fn hang<E>() -> Result<(), E> {
     tokio::time::sleep(HOUR).await;
     Ok(())
 }
