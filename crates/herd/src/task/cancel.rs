@@ -432,7 +432,7 @@ impl CancelToken {
     pub fn cancelled(&self) -> Cancelled<'_> {
         Cancelled {
             node: &self.node,
-            key: None,
+            registered: None,
         }
     }
 
@@ -481,7 +481,8 @@ impl fmt::Debug for CancelToken {
 #[must_use = "futures do nothing unless polled"]
 pub struct Cancelled<'a> {
     node: &'a Node,
-    key: Option<usize>,
+    /// Our place in the node's waiter list, and the waker left there.
+    registered: Option<(usize, Waker)>,
 }
 
 impl Future for Cancelled<'_> {
@@ -489,15 +490,30 @@ impl Future for Cancelled<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CancelReason> {
         let this = self.get_mut();
+        // Polled again by the same task and not cancelled: the waker we
+        // left is still the right one, and the lock is not needed. `cancel`
+        // sets the flag before it wakes, so a wake is never missed.
+        if let Some((_, waker)) = &this.registered
+            && waker.will_wake(cx.waker())
+            && !this.node.cancelled.load(Ordering::Acquire)
+        {
+            return Poll::Pending;
+        }
         let mut state = lock(&this.node.state);
         if let Some(reason) = &state.reason {
             // The waiter list was taken by `cancel`; our key is gone with it.
-            this.key = None;
+            this.registered = None;
             return Poll::Ready(reason.clone());
         }
-        match this.key.and_then(|key| state.waiters.get_mut(key)) {
-            Some(waker) => waker.clone_from(cx.waker()),
-            None => this.key = Some(state.waiters.insert(cx.waker().clone())),
+        match &mut this.registered {
+            Some((key, waker)) => {
+                waker.clone_from(cx.waker());
+                state.waiters[*key].clone_from(cx.waker());
+            }
+            None => {
+                let key = state.waiters.insert(cx.waker().clone());
+                this.registered = Some((key, cx.waker().clone()));
+            }
         }
         Poll::Pending
     }
@@ -505,7 +521,7 @@ impl Future for Cancelled<'_> {
 
 impl Drop for Cancelled<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.key {
+        if let Some((key, _)) = self.registered {
             let mut state = lock(&self.node.state);
             if state.reason.is_none() {
                 state.waiters.remove(key);

@@ -10,10 +10,10 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::AbortHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use super::cancel::Deadline;
-use super::ledger::Ledger;
+use super::ledger::{ChildHandle, Handles, Ledger};
 use super::{CancelReason, CancelToken, Policy, ScopeBuilder, SpawnError, TaskError, TaskId};
 
 /// A task group that owns its children: when it is joined, every child has
@@ -119,7 +119,8 @@ struct Shared<T, E> {
     grace: Duration,
     limit: Option<(usize, Arc<Semaphore>)>,
     token: CancelToken,
-    ledger: Ledger<Outcome<T, E>, AbortHandle>,
+    ledger: Ledger<Outcome<T, E>>,
+    children: Handles<JoinHandle<()>>,
 }
 
 impl<T, E> Scope<T, E>
@@ -137,6 +138,7 @@ where
                 .map(|limit| (limit, Arc::new(Semaphore::new(limit)))),
             token: parts.token,
             ledger: Ledger::new(),
+            children: Handles::new(),
         });
         let watchdog = shared
             .token
@@ -479,6 +481,8 @@ where
             }
         }
         self.joined = true;
+        // Every child is done: free their tasks here, on the owner's thread.
+        drop(shared.children.take());
         shared.ledger.take_outcomes()
     }
 }
@@ -502,9 +506,13 @@ impl<T, E> Shared<T, E> {
         if !self.grace.is_zero() {
             tokio::time::sleep(self.grace).await;
         }
-        for child in self.ledger.abort_all(false) {
-            child.abort();
-        }
+        self.abort_all();
+    }
+
+    /// Stops every child at its next await, and every child that starts
+    /// from now on before its first poll.
+    fn abort_all(&self) {
+        self.children.abort_all();
     }
 }
 
@@ -520,9 +528,8 @@ impl<T, E> Drop for Scope<T, E> {
         shared.token.cancel(CancelReason::ScopeDropped {
             scope: shared.name.clone(),
         });
-        for child in shared.ledger.abort_all(true) {
-            child.abort();
-        }
+        shared.ledger.close();
+        shared.abort_all();
     }
 }
 
@@ -691,9 +698,7 @@ where
             let outcome = AssertUnwindSafe(fut).catch_unwind().await;
             report.finish(outcome);
         });
-        if let Some(child) = shared.ledger.started(index, child.abort_handle()) {
-            child.abort();
-        }
+        shared.children.push(child);
         Ok(index)
     }
 }
@@ -734,9 +739,7 @@ impl<T: Send + 'static, E: Send + 'static> Report<T, E> {
         if reap {
             // Stop the siblings now, not when the owner gets to `join`.
             if shared.grace.is_zero() {
-                for child in shared.ledger.abort_all(false) {
-                    child.abort();
-                }
+                shared.abort_all();
             } else {
                 let shared = shared.clone();
                 tokio::spawn(async move { shared.reap().await });
@@ -776,5 +779,15 @@ impl<T, E> fmt::Debug for ScopeHandle<T, E> {
         f.debug_struct("ScopeHandle")
             .field("name", &self.shared.name)
             .finish_non_exhaustive()
+    }
+}
+
+impl ChildHandle for JoinHandle<()> {
+    fn abort(&self) {
+        JoinHandle::abort(self);
+    }
+
+    fn is_finished(&self) -> bool {
+        JoinHandle::is_finished(self)
     }
 }
