@@ -51,6 +51,7 @@
 #![warn(missing_docs)]
 
 mod loom;
+pub mod sync;
 pub mod task;
 
 /// The README's example, compiled and run as a doc test so it stays true.

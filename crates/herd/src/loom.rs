@@ -7,9 +7,13 @@
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard, atomic};
+#[cfg(not(loom))]
+pub(crate) use std::thread;
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard, atomic};
+#[cfg(loom)]
+pub(crate) use loom::thread;
 
 /// Locks `mutex`, ignoring poisoning: every critical section in herd leaves
 /// its state consistent before anything that can panic runs.

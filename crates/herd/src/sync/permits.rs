@@ -1,0 +1,592 @@
+//! The one waiter queue behind herd's `Semaphore`, `Mutex` and `RwLock`: a
+//! count of permits in one atomic word for the fast path, and a first-in
+//! first-out queue of waiters (tasks or threads) under a lock for the slow
+//! path.
+//!
+//! Invariant: while the `SLOW` flag is set (someone waits, or forgotten
+//! permits are still owed) the word holds no available permits, so no
+//! newcomer can take permits ahead of a waiter, and every release goes
+//! through the lock, which hands permits to waiters in order.
+//!
+//! Free of tokio, so loom can check it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use slab::Slab;
+
+use super::{AcquireError, Resource};
+use crate::loom::atomic::{AtomicUsize, Ordering};
+use crate::loom::thread::{self, Thread};
+use crate::loom::{Mutex, lock};
+
+/// Releases must take the lock: someone waits, or permits are owed.
+const SLOW: usize = 1;
+/// No permit will ever be granted again.
+const CLOSED: usize = 2;
+const SHIFT: usize = 2;
+
+/// The most permits a semaphore can hold.
+pub(crate) const MAX_PERMITS: usize = usize::MAX >> SHIFT;
+
+pub(crate) struct Permits {
+    /// Available permits `<< SHIFT`, `| SLOW`, `| CLOSED`.
+    state: AtomicUsize,
+    /// Permits in existence: available plus held. Changes only with
+    /// `add`/`forget`.
+    capacity: AtomicUsize,
+    queue: Mutex<Queue>,
+    resource: Resource,
+}
+
+struct Queue {
+    waiters: Slab<Waiter>,
+    head: Option<usize>,
+    tail: Option<usize>,
+    /// Forgotten permits not yet returned by their holders.
+    debt: usize,
+}
+
+struct Waiter {
+    /// Permits asked for.
+    wanted: usize,
+    /// Permits still missing; zero once granted.
+    missing: usize,
+    prev: Option<usize>,
+    next: Option<usize>,
+    /// Still in the line (not yet granted, not closed out).
+    queued: bool,
+    /// Taken when the waiter is woken for good.
+    wake: Option<Wake>,
+}
+
+enum Wake {
+    Task(Waker),
+    Thread(Thread),
+}
+
+impl Wake {
+    fn wake(self) {
+        match self {
+            Wake::Task(waker) => waker.wake(),
+            Wake::Thread(thread) => thread.unpark(),
+        }
+    }
+}
+
+/// Why an acquisition failed, before the caller names the resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// `try_` form: not enough permits now, or others wait first.
+    Busy,
+    Closed,
+    /// More permits than the semaphore has.
+    TooMany {
+        capacity: usize,
+    },
+}
+
+/// Wakers collected under the lock and woken after it is released.
+struct Wakes(Vec<Wake>);
+
+impl Wakes {
+    fn wake_all(self) {
+        for wake in self.0 {
+            wake.wake();
+        }
+    }
+}
+
+impl Permits {
+    pub(crate) fn new(permits: usize, resource: Resource) -> Self {
+        assert!(
+            permits <= MAX_PERMITS,
+            "a semaphore holds at most {MAX_PERMITS} permits, got {permits}"
+        );
+        Permits {
+            state: AtomicUsize::new(permits << SHIFT),
+            capacity: AtomicUsize::new(permits),
+            queue: Mutex::new(Queue {
+                waiters: Slab::new(),
+                head: None,
+                tail: None,
+                debt: 0,
+            }),
+            resource,
+        }
+    }
+
+    pub(crate) fn resource(&self) -> &Resource {
+        &self.resource
+    }
+
+    pub(crate) fn error(&self, refused: Refused, requested: usize) -> AcquireError {
+        let resource = self.resource.clone();
+        match refused {
+            Refused::Busy => AcquireError::WouldBlock { resource },
+            Refused::Closed => AcquireError::Closed { resource },
+            Refused::TooMany { capacity } => AcquireError::TooMany {
+                resource,
+                requested,
+                capacity,
+            },
+        }
+    }
+
+    /// [`acquire_blocking`](Permits::acquire_blocking) with the error named.
+    pub(crate) fn wait_blocking(
+        &self,
+        n: usize,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<(), AcquireError> {
+        let deadline = timeout.map(|timeout| std::time::Instant::now() + timeout);
+        self.acquire_blocking(n, deadline)
+            .map_err(|refused| match refused {
+                BlockingRefused::Refused(refused) => self.error(refused, n),
+                BlockingRefused::TimedOut => AcquireError::TimedOut {
+                    resource: self.resource.clone(),
+                    waited: timeout.unwrap_or_default(),
+                },
+            })
+    }
+
+    pub(crate) fn available(&self) -> usize {
+        self.state.load(Ordering::Acquire) >> SHIFT
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    fn check(&self, n: usize) -> Result<(), Refused> {
+        let capacity = self.capacity();
+        if n > capacity {
+            return Err(Refused::TooMany { capacity });
+        }
+        Ok(())
+    }
+
+    /// Takes `n` permits if they are free and nobody waits for them first.
+    pub(crate) fn try_acquire(&self, n: usize) -> Result<(), Refused> {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & CLOSED != 0 {
+                return Err(Refused::Closed);
+            }
+            if state & SLOW != 0 || state >> SHIFT < n {
+                self.check(n)?;
+                return Err(Refused::Busy);
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state - (n << SHIFT),
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Returns `n` permits: to the waiters first, in order.
+    pub(crate) fn release(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state & SLOW == 0 {
+            match self.state.compare_exchange_weak(
+                state,
+                state + (n << SHIFT),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        }
+        let mut queue = lock(&self.queue);
+        let wakes = self.hand_out(&mut queue, n);
+        drop(queue);
+        wakes.wake_all();
+    }
+
+    /// Under the lock: pays the debt, then fills waiters from the head,
+    /// then stores what is left. Clears `SLOW` when nobody is owed anything.
+    fn hand_out(&self, queue: &mut Queue, mut n: usize) -> Wakes {
+        let mut wakes = Wakes(Vec::new());
+        let paid = n.min(queue.debt);
+        queue.debt -= paid;
+        n -= paid;
+        while n > 0 {
+            let Some(key) = queue.head else { break };
+            let waiter = &mut queue.waiters[key];
+            let given = n.min(waiter.missing);
+            waiter.missing -= given;
+            n -= given;
+            if waiter.missing > 0 {
+                break;
+            }
+            wakes.0.extend(queue.unlink(key));
+        }
+        self.settle(queue, n);
+        wakes
+    }
+
+    /// Under the lock: stores `n` spare permits and clears `SLOW` if nobody
+    /// waits and nothing is owed. While anyone waits, `n` is zero: the
+    /// permits went to the head of the line.
+    fn settle(&self, queue: &Queue, n: usize) {
+        let idle = queue.head.is_none() && queue.debt == 0;
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let mut next = state + (n << SHIFT);
+            if idle {
+                next &= !SLOW;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                next,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Under the lock, with `SLOW` about to be set: takes every available
+    /// permit out of the word, so nobody barges while we wait.
+    fn take_all(&self) -> usize {
+        let before = self.state.fetch_or(SLOW, Ordering::Acquire);
+        let taken = before >> SHIFT;
+        if taken > 0 {
+            self.state.fetch_sub(taken << SHIFT, Ordering::Acquire);
+        }
+        taken
+    }
+
+    /// Adds `n` permits to the semaphore.
+    pub(crate) fn add(&self, n: usize) {
+        let grown = self
+            .capacity
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |capacity| {
+                capacity.checked_add(n).filter(|&sum| sum <= MAX_PERMITS)
+            });
+        assert!(
+            grown.is_ok(),
+            "a semaphore holds at most {MAX_PERMITS} permits"
+        );
+        self.release(n);
+    }
+
+    /// Removes `n` permits from the semaphore (at most its capacity): the
+    /// free ones now, the held ones as they are released. Returns how many
+    /// were free.
+    pub(crate) fn forget(&self, n: usize) -> usize {
+        let mut queue = lock(&self.queue);
+        let n = n.min(self.capacity.load(Ordering::Relaxed));
+        self.capacity.fetch_sub(n, Ordering::AcqRel);
+        let mut state = self.state.load(Ordering::Relaxed);
+        let free = loop {
+            let free = (state >> SHIFT).min(n);
+            let mut next = state - (free << SHIFT);
+            if free < n {
+                next |= SLOW;
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break free,
+                Err(actual) => state = actual,
+            }
+        };
+        queue.debt += n - free;
+        free
+    }
+
+    /// Held permits that will not come back: the capacity shrinks by `n`.
+    pub(crate) fn forget_held(&self, n: usize) {
+        self.capacity.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// No permit is granted from now on; every waiter is woken to see it.
+    pub(crate) fn close(&self) {
+        let mut queue = lock(&self.queue);
+        self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        let mut wakes = Wakes(Vec::new());
+        while let Some(key) = queue.head {
+            wakes.0.extend(queue.unlink(key));
+        }
+        drop(queue);
+        wakes.wake_all();
+    }
+
+    /// Asks for `n` permits for a task. `key` is the caller's place in line,
+    /// `None` before the first call; the caller must call
+    /// [`cancel`](Permits::cancel) with it if it stops waiting early.
+    pub(crate) fn poll_acquire(
+        &self,
+        n: usize,
+        key: &mut Option<usize>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Refused>> {
+        match *key {
+            None => match self.try_acquire(n) {
+                Err(Refused::Busy) => match self.enqueue(n, Wake::Task(cx.waker().clone())) {
+                    Ok(None) => Poll::Ready(Ok(())),
+                    Ok(Some(waiting)) => {
+                        *key = Some(waiting);
+                        Poll::Pending
+                    }
+                    Err(refused) => Poll::Ready(Err(refused)),
+                },
+                done => Poll::Ready(done),
+            },
+            Some(waiting) => {
+                let mut queue = lock(&self.queue);
+                let waiter = &mut queue.waiters[waiting];
+                if waiter.missing == 0 {
+                    queue.waiters.remove(waiting);
+                    *key = None;
+                    return Poll::Ready(Ok(()));
+                }
+                if !waiter.queued {
+                    *key = None;
+                    let wakes = self.leave(&mut queue, waiting);
+                    drop(queue);
+                    wakes.wake_all();
+                    return Poll::Ready(Err(Refused::Closed));
+                }
+                match &mut waiter.wake {
+                    Some(Wake::Task(waker)) => waker.clone_from(cx.waker()),
+                    wake => *wake = Some(Wake::Task(cx.waker().clone())),
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Joins the line for `n` permits, or takes them if they came free
+    /// meanwhile (`Ok(None)`).
+    fn enqueue(&self, n: usize, wake: Wake) -> Result<Option<usize>, Refused> {
+        self.check(n)?;
+        let mut queue = lock(&self.queue);
+        // Re-check under the lock: a release may have come in between. A
+        // close takes the lock, so none can happen from here on.
+        match self.try_acquire(n) {
+            Err(Refused::Busy) => {}
+            done => return done.map(|()| None),
+        }
+        let taken = self.take_all();
+        if taken >= n {
+            // A lock-free release landed after the re-check: enough now.
+            let wakes = self.hand_out(&mut queue, taken - n);
+            drop(queue);
+            wakes.wake_all();
+            return Ok(None);
+        }
+        // Permits can only have been free with nobody ahead of us.
+        debug_assert!(taken == 0 || queue.head.is_none());
+        let prev = queue.tail;
+        let key = queue.waiters.insert(Waiter {
+            wanted: n,
+            missing: n - taken,
+            prev,
+            next: None,
+            queued: true,
+            wake: Some(wake),
+        });
+        queue.push_back(key);
+        Ok(Some(key))
+    }
+
+    /// Leaves the line: permits already handed to this waiter go to the
+    /// next ones; if it was granted in full but never saw it, all it asked
+    /// for go back.
+    pub(crate) fn cancel(&self, key: usize) {
+        let mut queue = lock(&self.queue);
+        let wakes = self.leave(&mut queue, key);
+        drop(queue);
+        wakes.wake_all();
+    }
+
+    fn leave(&self, queue: &mut Queue, key: usize) -> Wakes {
+        if queue.waiters[key].queued {
+            queue.unlink(key);
+        }
+        let waiter = queue.waiters.remove(key);
+        self.hand_out(queue, waiter.wanted - waiter.missing)
+    }
+
+    /// Waits on this thread for `n` permits, until `deadline` if one is given.
+    pub(crate) fn acquire_blocking(
+        &self,
+        n: usize,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), BlockingRefused> {
+        let key = match self.try_acquire(n) {
+            Err(Refused::Busy) => match self.enqueue(n, Wake::Thread(thread::current())) {
+                Ok(None) => return Ok(()),
+                Ok(Some(key)) => key,
+                Err(refused) => return Err(BlockingRefused::Refused(refused)),
+            },
+            done => return done.map_err(BlockingRefused::Refused),
+        };
+        loop {
+            {
+                let mut queue = lock(&self.queue);
+                let waiter = &queue.waiters[key];
+                if waiter.missing == 0 {
+                    queue.waiters.remove(key);
+                    return Ok(());
+                }
+                if !waiter.queued {
+                    let wakes = self.leave(&mut queue, key);
+                    drop(queue);
+                    wakes.wake_all();
+                    return Err(BlockingRefused::Refused(Refused::Closed));
+                }
+            }
+            if !park(deadline) {
+                // Timed out; a grant may have raced in, and `cancel` then
+                // gives those permits on.
+                self.cancel(key);
+                return Err(BlockingRefused::TimedOut);
+            }
+        }
+    }
+}
+
+/// Why a blocking acquisition failed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum BlockingRefused {
+    Refused(Refused),
+    TimedOut,
+}
+
+/// Parks the thread until unparked or `deadline`; `false` once the deadline
+/// has passed.
+#[cfg(not(loom))]
+fn park(deadline: Option<std::time::Instant>) -> bool {
+    match deadline {
+        None => thread::park(),
+        Some(deadline) => {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            thread::park_timeout(deadline - now);
+        }
+    }
+    true
+}
+
+/// loom has no timed park; models use no deadline.
+#[cfg(loom)]
+fn park(_deadline: Option<std::time::Instant>) -> bool {
+    thread::park();
+    true
+}
+
+impl Queue {
+    fn push_back(&mut self, key: usize) {
+        match self.tail {
+            Some(tail) => self.waiters[tail].next = Some(key),
+            None => self.head = Some(key),
+        }
+        self.tail = Some(key);
+    }
+
+    /// Takes a waiter out of the line; returns how to wake it.
+    fn unlink(&mut self, key: usize) -> Option<Wake> {
+        let waiter = &mut self.waiters[key];
+        waiter.queued = false;
+        let wake = waiter.wake.take();
+        let (prev, next) = (waiter.prev.take(), waiter.next.take());
+        match prev {
+            Some(prev) => self.waiters[prev].next = next,
+            None => self.head = next,
+        }
+        match next {
+            Some(next) => self.waiters[next].prev = prev,
+            None => self.tail = prev,
+        }
+        wake
+    }
+}
+
+/// Something that holds a [`Permits`]: a borrow, or an `Arc` of a semaphore
+/// for owned permits.
+pub(crate) trait Holder {
+    fn permits(&self) -> &Permits;
+}
+
+impl Holder for &Permits {
+    fn permits(&self) -> &Permits {
+        self
+    }
+}
+
+/// Waits for `n` permits of `H`; leaves the line if dropped first.
+pub(crate) struct Acquire<H: Holder> {
+    holder: Option<H>,
+    n: usize,
+    key: Option<usize>,
+}
+
+impl<H: Holder> Acquire<H> {
+    pub(crate) fn new(holder: H, n: usize) -> Self {
+        Acquire {
+            holder: Some(holder),
+            n,
+            key: None,
+        }
+    }
+}
+
+impl<H: Holder> Acquire<H> {
+    /// Permits asked for.
+    pub(crate) fn wanted(&self) -> usize {
+        self.n
+    }
+}
+
+impl<H: Holder + Unpin> Future for Acquire<H> {
+    /// The holder back, with the permits taken.
+    type Output = Result<H, AcquireError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let holder = this
+            .holder
+            .as_ref()
+            .expect("Acquire polled after completion");
+        let permits = holder.permits();
+        match permits.poll_acquire(this.n, &mut this.key, cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(this.holder.take().expect("holder"))),
+            Poll::Ready(Err(refused)) => {
+                let err = permits.error(refused, this.n);
+                this.holder = None;
+                Poll::Ready(Err(err))
+            }
+        }
+    }
+}
+
+impl<H: Holder> Drop for Acquire<H> {
+    fn drop(&mut self) {
+        if let (Some(key), Some(holder)) = (self.key, &self.holder) {
+            holder.permits().cancel(key);
+        }
+    }
+}
