@@ -66,6 +66,8 @@
 //! ```
 
 mod error;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod mutex;
 pub(crate) mod permits;
 mod rwlock;

@@ -1,0 +1,137 @@
+//! loom models of the permit queue behind `Mutex`, `RwLock` and
+//! `Semaphore`: wakeups, permit accounting, and cancellation racing a
+//! release, over every interleaving up to `LOOM_MAX_PREEMPTIONS`.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --lib loom`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use loom::future::block_on;
+use loom::thread;
+
+use super::Resource;
+use super::permits::{Acquire, Holder, Permits, Refused};
+
+struct Shared(Arc<Permits>);
+
+impl Holder for Shared {
+    fn permits(&self) -> &Permits {
+        &self.0
+    }
+}
+
+fn permits(n: usize) -> Arc<Permits> {
+    Arc::new(Permits::new(n, Resource::new("Semaphore", None)))
+}
+
+fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+#[test]
+fn loom_release_wakes_a_waiting_task() {
+    loom::model(|| {
+        let sem = permits(1);
+        sem.try_acquire(1).unwrap();
+        let waiter = {
+            let sem = sem.clone();
+            thread::spawn(move || block_on(Acquire::new(Shared(sem), 1)).is_ok())
+        };
+        sem.release(1);
+        assert!(waiter.join().unwrap());
+        assert_eq!(sem.available(), 0, "the waiter holds the permit");
+    });
+}
+
+#[test]
+fn loom_release_unparks_a_blocked_thread() {
+    loom::model(|| {
+        let sem = permits(1);
+        sem.try_acquire(1).unwrap();
+        let waiter = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.acquire_blocking(1, None).is_ok())
+        };
+        sem.release(1);
+        assert!(waiter.join().unwrap());
+        sem.release(1);
+        assert_eq!(sem.available(), 1);
+    });
+}
+
+#[test]
+fn loom_a_waiter_dropped_while_released_to_loses_no_permit() {
+    loom::model(|| {
+        let sem = permits(1);
+        sem.try_acquire(1).unwrap();
+        let quitter = {
+            let sem = sem.clone();
+            thread::spawn(move || {
+                let mut acquire = Acquire::new(Shared(sem.clone()), 1);
+                if let Poll::Ready(Ok(_)) = poll_once(&mut acquire) {
+                    // Got it at once (the release came first): give it back.
+                    sem.release(1);
+                }
+                drop(acquire);
+            })
+        };
+        sem.release(1);
+        quitter.join().unwrap();
+        assert_eq!(sem.available(), 1, "the permit is back");
+        assert_eq!(sem.try_acquire(1), Ok(()), "and nobody is left in line");
+    });
+}
+
+#[test]
+fn loom_try_acquire_never_takes_a_permit_meant_for_a_waiter() {
+    loom::model(|| {
+        let sem = permits(1);
+        sem.try_acquire(1).unwrap();
+        let mut waiting = Acquire::new(Shared(sem.clone()), 1);
+        assert!(poll_once(&mut waiting).is_pending());
+        let barger = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.try_acquire(1))
+        };
+        sem.release(1);
+        assert_eq!(barger.join().unwrap(), Err(Refused::Busy));
+        assert!(matches!(poll_once(&mut waiting), Poll::Ready(Ok(_))));
+    });
+}
+
+#[test]
+fn loom_forget_racing_a_release_keeps_the_count_true() {
+    loom::model(|| {
+        let sem = permits(2);
+        sem.try_acquire(2).unwrap();
+        let forgetter = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.forget(1))
+        };
+        sem.release(1);
+        let taken_now = forgetter.join().unwrap();
+        sem.release(1);
+        assert!(taken_now <= 1);
+        assert_eq!(sem.capacity(), 1);
+        assert_eq!(sem.available(), 1);
+    });
+}
+
+#[test]
+fn loom_close_racing_a_waiter_fails_it_and_keeps_permits() {
+    loom::model(|| {
+        let sem = permits(1);
+        sem.try_acquire(1).unwrap();
+        let waiter = {
+            let sem = sem.clone();
+            thread::spawn(move || block_on(Acquire::new(Shared(sem), 1)).is_ok())
+        };
+        sem.close();
+        assert!(!waiter.join().unwrap(), "closed before any release");
+        sem.release(1);
+        assert_eq!(sem.available(), 1);
+    });
+}

@@ -1,0 +1,519 @@
+//! `herd::sync` behaviour: order, timeouts, cancellation, resizing, closing.
+//! Timing runs on tokio's paused clock.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use herd::sync::{AcquireError, Mutex, RwLock, Semaphore};
+use tokio::task::yield_now;
+
+/// Polls `fut` once with a waker that does nothing.
+fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    std::pin::Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Lets every spawned task on the current-thread runtime run until it waits.
+async fn settle() {
+    for _ in 0..10 {
+        yield_now().await;
+    }
+}
+
+// ---- Mutex ------------------------------------------------------------------
+
+#[tokio::test]
+async fn mutex_waiters_are_served_in_arrival_order() {
+    let lock = Arc::new(Mutex::new(()));
+    let order = Arc::new(StdMutex::new(Vec::new()));
+    let held = lock.lock().await;
+    let mut tasks = Vec::new();
+    for id in 0..5 {
+        let (lock, order) = (lock.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            let _guard = lock.lock().await;
+            order.lock().unwrap().push(id);
+        }));
+        settle().await; // each one queues before the next arrives
+    }
+    drop(held);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn mutex_try_lock_does_not_jump_the_line() {
+    let lock = Arc::new(Mutex::new(0));
+    let held = lock.lock().await;
+    let waiter = tokio::spawn({
+        let lock = lock.clone();
+        async move { *lock.lock().await += 1 }
+    });
+    settle().await;
+    drop(held);
+    // The lock went to the waiter, not to whoever asks next.
+    assert!(lock.try_lock().is_none());
+    waiter.await.unwrap();
+    assert_eq!(*lock.try_lock().unwrap(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn mutex_lock_timeout_names_the_lock_and_leaves_it_usable() {
+    let lock = Mutex::named("ledger", 0);
+    let held = lock.lock().await;
+    let started = tokio::time::Instant::now();
+    let err = lock
+        .lock_timeout(Duration::from_millis(250))
+        .await
+        .unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_millis(250));
+    assert_eq!(
+        err,
+        AcquireError::TimedOut {
+            resource: lock.resource().clone(),
+            waited: Duration::from_millis(250),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "timed out after 250ms waiting for Mutex \"ledger\""
+    );
+    drop(held);
+    // The timed-out waiter left the line: the lock is free at once.
+    assert!(lock.try_lock().is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn mutex_lock_timeout_succeeds_when_released_in_time() {
+    let lock = Arc::new(Mutex::new(0));
+    let (locked_tx, locked_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn({
+        let lock = lock.clone();
+        async move {
+            let _guard = lock.lock().await;
+            locked_tx.send(()).unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    locked_rx.await.unwrap();
+    let started = tokio::time::Instant::now();
+    let guard = lock.lock_timeout(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(started.elapsed(), Duration::from_millis(100));
+    assert_eq!(*guard, 0);
+}
+
+#[tokio::test]
+async fn dropping_a_waiting_lock_future_skips_nobody() {
+    let lock = Arc::new(Mutex::new(0));
+    let held = lock.lock().await;
+    // Three waiters; the middle one is dropped while waiting.
+    let mut first = lock.lock();
+    let mut middle = lock.lock();
+    let mut last = lock.lock();
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut middle).is_pending());
+    assert!(poll_once(&mut last).is_pending());
+    drop(middle);
+    drop(held);
+    let guard = match poll_once(&mut first) {
+        Poll::Ready(guard) => guard,
+        Poll::Pending => panic!("the first waiter should hold the lock"),
+    };
+    assert!(poll_once(&mut last).is_pending());
+    drop(guard);
+    assert!(poll_once(&mut last).is_ready());
+}
+
+#[tokio::test]
+async fn a_lock_granted_to_a_dropped_future_passes_on() {
+    let lock = Mutex::new(0);
+    let held = lock.lock().await;
+    let mut granted = lock.lock();
+    let mut next = lock.lock();
+    assert!(poll_once(&mut granted).is_pending());
+    assert!(poll_once(&mut next).is_pending());
+    drop(held); // hands the lock to `granted`, which never looks
+    drop(granted);
+    assert!(poll_once(&mut next).is_ready(), "the lock was passed on");
+}
+
+#[tokio::test]
+async fn a_panic_while_holding_the_lock_releases_it() {
+    let lock = Arc::new(Mutex::new(1));
+    let crashed = tokio::spawn({
+        let lock = lock.clone();
+        async move {
+            let _guard = lock.lock().await;
+            panic!("boom");
+        }
+    })
+    .await;
+    assert!(crashed.unwrap_err().is_panic());
+    assert_eq!(*lock.lock().await, 1, "not poisoned, not stuck");
+}
+
+#[test]
+fn mutex_blocking_forms_work_across_threads() {
+    let lock = Arc::new(Mutex::named("shared", 0));
+    let held = lock.lock_blocking();
+    let waiter = std::thread::spawn({
+        let lock = lock.clone();
+        move || {
+            *lock.lock_blocking() += 1;
+        }
+    });
+    let err = {
+        let lock = lock.clone();
+        std::thread::spawn(move || {
+            lock.lock_blocking_timeout(Duration::from_millis(20))
+                .map(|_| ())
+        })
+        .join()
+        .unwrap()
+        .unwrap_err()
+    };
+    assert!(matches!(err, AcquireError::TimedOut { .. }));
+    drop(held);
+    waiter.join().unwrap();
+    assert_eq!(*lock.lock_blocking(), 1);
+}
+
+#[tokio::test]
+async fn a_thread_and_a_task_share_one_mutex() {
+    let lock = Arc::new(Mutex::new(Vec::new()));
+    let held = lock.lock().await;
+    let thread = std::thread::spawn({
+        let lock = lock.clone();
+        move || lock.lock_blocking().push("thread")
+    });
+    drop(held);
+    lock.lock().await.push("task");
+    thread.join().unwrap();
+    let mut seen = lock.lock().await.clone();
+    seen.sort_unstable();
+    assert_eq!(seen, ["task", "thread"]);
+}
+
+// ---- RwLock -----------------------------------------------------------------
+
+#[tokio::test]
+async fn readers_share_and_a_writer_excludes() {
+    let lock = RwLock::new(0);
+    let one = lock.read().await;
+    let two = lock.read().await;
+    assert!(lock.try_write().is_none());
+    drop((one, two));
+    let writing = lock.write().await;
+    assert!(lock.try_read().is_none());
+    drop(writing);
+    assert!(lock.try_read().is_some());
+}
+
+#[tokio::test]
+async fn a_waiting_writer_goes_before_later_readers() {
+    let lock = RwLock::new(0);
+    let early_reader = lock.read().await;
+    let mut writer = lock.write();
+    assert!(poll_once(&mut writer).is_pending());
+    // A reader arriving after the writer queues behind it, even though
+    // only readers hold the lock.
+    assert!(lock.try_read().is_none());
+    let mut late_reader = lock.read();
+    assert!(poll_once(&mut late_reader).is_pending());
+    drop(early_reader);
+    let mut guard = match poll_once(&mut writer) {
+        Poll::Ready(guard) => guard,
+        Poll::Pending => panic!("the writer should hold the lock"),
+    };
+    *guard = 1;
+    assert!(poll_once(&mut late_reader).is_pending());
+    drop(guard);
+    match poll_once(&mut late_reader) {
+        Poll::Ready(guard) => assert_eq!(*guard, 1, "the reader saw the write"),
+        Poll::Pending => panic!("the reader should have the lock"),
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_waiting_writer_lets_the_readers_behind_it_in() {
+    let lock = RwLock::new(0);
+    let reader = lock.read().await;
+    let mut writer = lock.write();
+    assert!(poll_once(&mut writer).is_pending());
+    let mut behind = lock.read();
+    assert!(poll_once(&mut behind).is_pending());
+    // The writer collected read permits as readers left; dropping it must
+    // give them to the reader behind.
+    drop(reader);
+    drop(writer);
+    assert!(poll_once(&mut behind).is_ready());
+}
+
+#[tokio::test(start_paused = true)]
+async fn rwlock_timeouts_name_the_lock() {
+    let lock = RwLock::named("routes", ());
+    let reading = lock.read().await;
+    let err = lock
+        .write_timeout(Duration::from_secs(3))
+        .await
+        .unwrap_err();
+    assert_eq!(err.resource().name(), Some("routes"));
+    drop(reading);
+    let writing = lock.write_timeout(Duration::from_secs(3)).await.unwrap();
+    assert!(lock.read_timeout(Duration::from_secs(1)).await.is_err());
+    drop(writing);
+    assert!(lock.read_timeout(Duration::from_secs(1)).await.is_ok());
+}
+
+#[test]
+fn rwlock_blocking_forms_work_across_threads() {
+    let lock = Arc::new(RwLock::new(0));
+    let writing = lock.write_blocking();
+    let reader = std::thread::spawn({
+        let lock = lock.clone();
+        move || *lock.read_blocking()
+    });
+    assert!(
+        lock.read_blocking_timeout(Duration::from_millis(10))
+            .is_err()
+    );
+    drop(writing);
+    assert_eq!(reader.join().unwrap(), 0);
+    *lock.write_blocking_timeout(Duration::from_secs(5)).unwrap() = 3;
+    assert_eq!(*lock.read_blocking(), 3);
+}
+
+// ---- Semaphore --------------------------------------------------------------
+
+#[tokio::test]
+async fn a_large_request_is_not_overtaken_by_small_ones() {
+    let pool = Semaphore::new(3);
+    let held = pool.acquire_many(2).await.unwrap();
+    let mut big = pool.acquire_many(3);
+    assert!(poll_once(&mut big).is_pending());
+    // One permit is free, but the big request is first in line.
+    assert!(pool.try_acquire().is_err());
+    let mut small = pool.acquire();
+    assert!(poll_once(&mut small).is_pending());
+    drop(held);
+    let big = match poll_once(&mut big) {
+        Poll::Ready(permit) => permit.unwrap(),
+        Poll::Pending => panic!("the big request should be served first"),
+    };
+    assert!(poll_once(&mut small).is_pending());
+    drop(big);
+    assert!(poll_once(&mut small).is_ready());
+}
+
+#[tokio::test]
+async fn asking_for_more_than_exists_fails_at_once() {
+    let pool = Semaphore::named("slots", 2);
+    let err = pool.acquire_many(3).await.unwrap_err();
+    assert_eq!(
+        err,
+        AcquireError::TooMany {
+            resource: pool.resource().clone(),
+            requested: 3,
+            capacity: 2,
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "asked Semaphore \"slots\" for 3 permits; it has 2"
+    );
+    assert!(matches!(
+        pool.try_acquire_many(3),
+        Err(AcquireError::TooMany { .. })
+    ));
+    assert!(pool.acquire_many_blocking(3).is_err());
+}
+
+#[tokio::test]
+async fn close_wakes_every_waiter_with_closed() {
+    let pool = Arc::new(Semaphore::named("jobs", 1));
+    let held = pool.acquire().await.unwrap();
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.acquire().await.map(|_| ()) })
+        })
+        .collect();
+    settle().await;
+    pool.close();
+    for waiter in waiters {
+        assert_eq!(
+            waiter.await.unwrap(),
+            Err(AcquireError::Closed {
+                resource: pool.resource().clone()
+            })
+        );
+    }
+    drop(held);
+    assert_eq!(pool.available_permits(), 1, "held permits still come back");
+    assert!(matches!(
+        pool.try_acquire(),
+        Err(AcquireError::Closed { .. })
+    ));
+}
+
+#[tokio::test]
+async fn close_returns_permits_a_waiter_had_collected() {
+    let pool = Semaphore::new(2);
+    let one = pool.acquire().await.unwrap();
+    let mut two = pool.acquire_many(2);
+    assert!(poll_once(&mut two).is_pending()); // holds the free permit aside
+    pool.close();
+    assert!(matches!(poll_once(&mut two), Poll::Ready(Err(_))));
+    drop(one);
+    assert_eq!(pool.available_permits(), 2);
+}
+
+#[tokio::test]
+async fn add_permits_wakes_waiters_in_order() {
+    let pool = Semaphore::new(2);
+    let held = pool.acquire_many(2).await.unwrap();
+    let mut first = pool.acquire_many(2);
+    let mut second = pool.acquire();
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut second).is_pending());
+    pool.add_permits(1);
+    // One new permit is set aside for the head, which needs two.
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut second).is_pending());
+    pool.add_permits(1);
+    let first = poll_once(&mut first); // kept: dropping it would release
+    assert!(first.is_ready());
+    assert!(poll_once(&mut second).is_pending());
+    pool.add_permits(1);
+    assert!(poll_once(&mut second).is_ready());
+    drop((held, first));
+    assert_eq!(pool.capacity(), 5);
+}
+
+#[tokio::test]
+async fn forget_permits_shrinks_a_live_limit() {
+    let limit = Semaphore::new(4);
+    let held: Vec<_> = (0..4).map(|_| limit.try_acquire().unwrap()).collect();
+    let mut waiter = limit.acquire();
+    assert!(poll_once(&mut waiter).is_pending());
+    assert_eq!(limit.forget_permits(2), 0, "none free to take now");
+    assert_eq!(limit.capacity(), 2);
+    let mut held = held.into_iter();
+    // The first two releases pay the debt; the waiter gets the third.
+    drop(held.next());
+    drop(held.next());
+    assert!(poll_once(&mut waiter).is_pending());
+    drop(held.next());
+    let permit = match poll_once(&mut waiter) {
+        Poll::Ready(permit) => permit.unwrap(),
+        Poll::Pending => panic!("the third release should reach the waiter"),
+    };
+    drop(held);
+    drop(permit);
+    assert_eq!(limit.available_permits(), 2);
+    assert_eq!(limit.capacity(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_many_request_gives_back_what_it_collected() {
+    let pool = Semaphore::new(3);
+    let held = pool.acquire_many(2).await.unwrap();
+    let err = pool
+        .acquire_many_timeout(3, Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AcquireError::TimedOut { .. }));
+    assert_eq!(pool.available_permits(), 1, "the collected permit is back");
+    drop(held);
+    assert_eq!(pool.available_permits(), 3);
+}
+
+#[test]
+fn semaphore_blocking_timeout_then_grant() {
+    let pool = Arc::new(Semaphore::new(1));
+    let held = pool.acquire_blocking().unwrap();
+    assert!(matches!(
+        pool.acquire_blocking_timeout(Duration::from_millis(10)),
+        Err(AcquireError::TimedOut { .. })
+    ));
+    let waiter = std::thread::spawn({
+        let pool = pool.clone();
+        move || {
+            pool.acquire_many_blocking_timeout(1, Duration::from_secs(60))
+                .is_ok()
+        }
+    });
+    drop(held);
+    assert!(waiter.join().unwrap());
+    assert_eq!(pool.available_permits(), 1);
+}
+
+#[tokio::test]
+async fn owned_permits_move_into_tasks() {
+    let pool = Arc::new(Semaphore::new(2));
+    let mut jobs = Vec::new();
+    for _ in 0..6 {
+        let permit = pool.clone().acquire_owned().await.unwrap();
+        jobs.push(tokio::spawn(async move {
+            yield_now().await;
+            drop(permit);
+        }));
+    }
+    for job in jobs {
+        job.await.unwrap();
+    }
+    assert_eq!(pool.available_permits(), 2);
+}
+
+#[tokio::test]
+async fn a_forgotten_permit_shrinks_the_capacity() {
+    let pool = Semaphore::new(2);
+    pool.acquire().await.unwrap().forget();
+    assert_eq!((pool.capacity(), pool.available_permits()), (1, 1));
+}
+
+#[tokio::test]
+async fn connection_pool_semaphore_bounds_concurrent_use() {
+    // The guides' connection pool: at most 3 of 20 tasks hold a connection.
+    let pool = Arc::new(Semaphore::named("connections", 3));
+    let in_use = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (pool, in_use, most) = (pool.clone(), in_use.clone(), most.clone());
+            tokio::spawn(async move {
+                let _connection = pool.acquire().await.unwrap();
+                let now = in_use.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                yield_now().await;
+                in_use.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(pool.available_permits(), 3);
+}
+
+#[tokio::test]
+async fn select_against_a_lock_cancels_cleanly() {
+    let lock = Mutex::new(0);
+    let held = lock.lock().await;
+    {
+        let mut pending = pin!(lock.lock());
+        tokio::select! {
+            biased;
+            _ = &mut pending => unreachable!("the lock is held"),
+            _ = std::future::ready(()) => {}
+        }
+        // The losing branch is queued; the lock is handed to it on release.
+        drop(held);
+    } // and the queued future is dropped here, passing the lock on
+    assert!(lock.try_lock().is_some());
+}
