@@ -66,6 +66,7 @@
 //! ```
 
 mod error;
+mod line;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod mutex;

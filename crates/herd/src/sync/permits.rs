@@ -12,13 +12,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
-use slab::Slab;
-
+use super::line::{Line, Wake, Wakes, park};
 use super::{AcquireError, Resource};
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::loom::thread::{self, Thread};
 use crate::loom::{Mutex, lock};
 
 /// Releases must take the lock: someone waits, or permits are owed.
@@ -41,9 +39,7 @@ pub(crate) struct Permits {
 }
 
 struct Queue {
-    waiters: Slab<Waiter>,
-    head: Option<usize>,
-    tail: Option<usize>,
+    line: Line<Waiter>,
     /// Forgotten permits not yet returned by their holders.
     debt: usize,
 }
@@ -53,26 +49,8 @@ struct Waiter {
     wanted: usize,
     /// Permits still missing; zero once granted.
     missing: usize,
-    prev: Option<usize>,
-    next: Option<usize>,
-    /// Still in the line (not yet granted, not closed out).
-    queued: bool,
     /// Taken when the waiter is woken for good.
     wake: Option<Wake>,
-}
-
-enum Wake {
-    Task(Waker),
-    Thread(Thread),
-}
-
-impl Wake {
-    fn wake(self) {
-        match self {
-            Wake::Task(waker) => waker.wake(),
-            Wake::Thread(thread) => thread.unpark(),
-        }
-    }
 }
 
 /// Why an acquisition failed, before the caller names the resource.
@@ -87,17 +65,6 @@ pub(crate) enum Refused {
     },
 }
 
-/// Wakers collected under the lock and woken after it is released.
-struct Wakes(Vec<Wake>);
-
-impl Wakes {
-    fn wake_all(self) {
-        for wake in self.0 {
-            wake.wake();
-        }
-    }
-}
-
 impl Permits {
     pub(crate) fn new(permits: usize, resource: Resource) -> Self {
         assert!(
@@ -108,9 +75,7 @@ impl Permits {
             state: AtomicUsize::new(permits << SHIFT),
             capacity: AtomicUsize::new(permits),
             queue: Mutex::new(Queue {
-                waiters: Slab::new(),
-                head: None,
-                tail: None,
+                line: Line::new(),
                 debt: 0,
             }),
             resource,
@@ -220,20 +185,21 @@ impl Permits {
     /// Under the lock: pays the debt, then fills waiters from the head,
     /// then stores what is left. Clears `SLOW` when nobody is owed anything.
     fn hand_out(&self, queue: &mut Queue, mut n: usize) -> Wakes {
-        let mut wakes = Wakes(Vec::new());
+        let mut wakes = Wakes::default();
         let paid = n.min(queue.debt);
         queue.debt -= paid;
         n -= paid;
         while n > 0 {
-            let Some(key) = queue.head else { break };
-            let waiter = &mut queue.waiters[key];
+            let Some(key) = queue.line.front() else { break };
+            let waiter = queue.line.get_mut(key);
             let given = n.min(waiter.missing);
             waiter.missing -= given;
             n -= given;
             if waiter.missing > 0 {
                 break;
             }
-            wakes.0.extend(queue.unlink(key));
+            wakes.push(waiter.wake.take());
+            queue.line.unlink(key);
         }
         self.settle(queue, n);
         wakes
@@ -243,7 +209,7 @@ impl Permits {
     /// waits and nothing is owed. While anyone waits, `n` is zero: the
     /// permits went to the head of the line.
     fn settle(&self, queue: &Queue, n: usize) {
-        let idle = queue.head.is_none() && queue.debt == 0;
+        let idle = queue.line.is_empty() && queue.debt == 0;
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             let mut next = state + (n << SHIFT);
@@ -322,10 +288,8 @@ impl Permits {
     pub(crate) fn close(&self) {
         let mut queue = lock(&self.queue);
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
-        let mut wakes = Wakes(Vec::new());
-        while let Some(key) = queue.head {
-            wakes.0.extend(queue.unlink(key));
-        }
+        let mut wakes = Wakes::default();
+        queue.line.drain(|waiter| wakes.push(waiter.wake.take()));
         drop(queue);
         wakes.wake_all();
     }
@@ -353,23 +317,19 @@ impl Permits {
             },
             Some(waiting) => {
                 let mut queue = lock(&self.queue);
-                let waiter = &mut queue.waiters[waiting];
-                if waiter.missing == 0 {
-                    queue.waiters.remove(waiting);
+                if queue.line.get(waiting).missing == 0 {
+                    queue.line.remove(waiting);
                     *key = None;
                     return Poll::Ready(Ok(()));
                 }
-                if !waiter.queued {
+                if !queue.line.is_linked(waiting) {
                     *key = None;
                     let wakes = self.leave(&mut queue, waiting);
                     drop(queue);
                     wakes.wake_all();
                     return Poll::Ready(Err(Refused::Closed));
                 }
-                match &mut waiter.wake {
-                    Some(Wake::Task(waker)) => waker.clone_from(cx.waker()),
-                    wake => *wake = Some(Wake::Task(cx.waker().clone())),
-                }
+                Wake::update(&mut queue.line.get_mut(waiting).wake, cx.waker());
                 Poll::Pending
             }
         }
@@ -395,18 +355,12 @@ impl Permits {
             return Ok(None);
         }
         // Permits can only have been free with nobody ahead of us.
-        debug_assert!(taken == 0 || queue.head.is_none());
-        let prev = queue.tail;
-        let key = queue.waiters.insert(Waiter {
+        debug_assert!(taken == 0 || queue.line.is_empty());
+        Ok(Some(queue.line.push_back(Waiter {
             wanted: n,
             missing: n - taken,
-            prev,
-            next: None,
-            queued: true,
             wake: Some(wake),
-        });
-        queue.push_back(key);
-        Ok(Some(key))
+        })))
     }
 
     /// Leaves the line: permits already handed to this waiter go to the
@@ -420,10 +374,7 @@ impl Permits {
     }
 
     fn leave(&self, queue: &mut Queue, key: usize) -> Wakes {
-        if queue.waiters[key].queued {
-            queue.unlink(key);
-        }
-        let waiter = queue.waiters.remove(key);
+        let waiter = queue.line.remove(key);
         self.hand_out(queue, waiter.wanted - waiter.missing)
     }
 
@@ -434,7 +385,7 @@ impl Permits {
         deadline: Option<std::time::Instant>,
     ) -> Result<(), BlockingRefused> {
         let key = match self.try_acquire(n) {
-            Err(Refused::Busy) => match self.enqueue(n, Wake::Thread(thread::current())) {
+            Err(Refused::Busy) => match self.enqueue(n, Wake::this_thread()) {
                 Ok(None) => return Ok(()),
                 Ok(Some(key)) => key,
                 Err(refused) => return Err(BlockingRefused::Refused(refused)),
@@ -444,12 +395,11 @@ impl Permits {
         loop {
             {
                 let mut queue = lock(&self.queue);
-                let waiter = &queue.waiters[key];
-                if waiter.missing == 0 {
-                    queue.waiters.remove(key);
+                if queue.line.get(key).missing == 0 {
+                    queue.line.remove(key);
                     return Ok(());
                 }
-                if !waiter.queued {
+                if !queue.line.is_linked(key) {
                     let wakes = self.leave(&mut queue, key);
                     drop(queue);
                     wakes.wake_all();
@@ -471,57 +421,6 @@ impl Permits {
 pub(crate) enum BlockingRefused {
     Refused(Refused),
     TimedOut,
-}
-
-/// Parks the thread until unparked or `deadline`; `false` once the deadline
-/// has passed.
-#[cfg(not(loom))]
-fn park(deadline: Option<std::time::Instant>) -> bool {
-    match deadline {
-        None => thread::park(),
-        Some(deadline) => {
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            thread::park_timeout(deadline - now);
-        }
-    }
-    true
-}
-
-/// loom has no timed park; models use no deadline.
-#[cfg(loom)]
-fn park(_deadline: Option<std::time::Instant>) -> bool {
-    thread::park();
-    true
-}
-
-impl Queue {
-    fn push_back(&mut self, key: usize) {
-        match self.tail {
-            Some(tail) => self.waiters[tail].next = Some(key),
-            None => self.head = Some(key),
-        }
-        self.tail = Some(key);
-    }
-
-    /// Takes a waiter out of the line; returns how to wake it.
-    fn unlink(&mut self, key: usize) -> Option<Wake> {
-        let waiter = &mut self.waiters[key];
-        waiter.queued = false;
-        let wake = waiter.wake.take();
-        let (prev, next) = (waiter.prev.take(), waiter.next.take());
-        match prev {
-            Some(prev) => self.waiters[prev].next = next,
-            None => self.head = next,
-        }
-        match next {
-            Some(next) => self.waiters[next].prev = prev,
-            None => self.tail = prev,
-        }
-        wake
-    }
 }
 
 /// Something that holds a [`Permits`]: a borrow, or an `Arc` of a semaphore
