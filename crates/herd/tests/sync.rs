@@ -517,3 +517,203 @@ async fn select_against_a_lock_cancels_cleanly() {
     } // and the queued future is dropped here, passing the lock on
     assert!(lock.try_lock().is_some());
 }
+
+// ---- Event, Notify, Barrier, OnceCell -------------------------------------
+
+#[tokio::test]
+async fn event_set_wakes_every_waiter_and_clear_blocks_new_ones() {
+    let event = Arc::new(herd::sync::Event::new());
+    let waiters: Vec<_> = (0..4)
+        .map(|_| {
+            let event = event.clone();
+            tokio::spawn(async move { event.wait().await })
+        })
+        .collect();
+    settle().await;
+    event.set();
+    event.clear(); // already-woken waiters still return
+    for waiter in waiters {
+        waiter.await.unwrap();
+    }
+    let mut late = event.wait();
+    assert!(poll_once(&mut late).is_pending());
+    event.set();
+    assert!(poll_once(&mut late).is_ready());
+}
+
+#[tokio::test(start_paused = true)]
+async fn event_wait_timeout_and_blocking_forms() {
+    let event = Arc::new(herd::sync::Event::named("ready"));
+    let err = event
+        .wait_timeout(Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert_eq!(err.resource().name(), Some("ready"));
+    let thread = std::thread::spawn({
+        let event = event.clone();
+        move || event.wait_blocking()
+    });
+    event.set();
+    thread.join().unwrap();
+    assert!(event.wait_timeout(Duration::from_secs(2)).await.is_ok());
+}
+
+#[tokio::test]
+async fn notify_one_wakes_the_longest_waiter_and_stores_one_permit() {
+    let notify = herd::sync::Notify::new();
+    notify.notify_one();
+    notify.notify_one(); // at most one permit is stored
+    assert!(poll_once(&mut notify.notified()).is_ready());
+    let mut first = notify.notified();
+    let mut second = notify.notified();
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut second).is_pending());
+    notify.notify_one();
+    assert!(poll_once(&mut first).is_ready());
+    assert!(poll_once(&mut second).is_pending());
+}
+
+#[tokio::test]
+async fn a_notification_received_by_a_dropped_waiter_passes_on() {
+    let notify = herd::sync::Notify::new();
+    let mut picked = notify.notified();
+    let mut next = notify.notified();
+    assert!(poll_once(&mut picked).is_pending());
+    assert!(poll_once(&mut next).is_pending());
+    notify.notify_one(); // goes to `picked`
+    drop(picked); // which never saw it
+    assert!(poll_once(&mut next).is_ready(), "passed on, not lost");
+}
+
+#[tokio::test]
+async fn notify_waiters_wakes_the_current_ones_and_stores_nothing() {
+    let notify = herd::sync::Notify::new();
+    let mut a = notify.notified();
+    let mut b = notify.notified();
+    assert!(poll_once(&mut a).is_pending());
+    assert!(poll_once(&mut b).is_pending());
+    notify.notify_waiters();
+    assert!(poll_once(&mut a).is_ready());
+    assert!(poll_once(&mut b).is_ready());
+    assert!(poll_once(&mut notify.notified()).is_pending());
+}
+
+#[test]
+fn notify_blocking_forms() {
+    let notify = Arc::new(herd::sync::Notify::new());
+    assert!(
+        notify
+            .notified_blocking_timeout(Duration::from_millis(10))
+            .is_err()
+    );
+    let thread = std::thread::spawn({
+        let notify = notify.clone();
+        move || notify.notified_blocking()
+    });
+    // Until the thread waits, the notification is stored; either way it
+    // reaches the thread.
+    notify.notify_one();
+    thread.join().unwrap();
+}
+
+#[tokio::test]
+async fn barrier_rounds_repeat_with_one_leader_each() {
+    let barrier = Arc::new(herd::sync::Barrier::new(3));
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                let mut leads = 0;
+                for _ in 0..5 {
+                    leads += usize::from(barrier.wait().await.is_leader());
+                }
+                leads
+            })
+        })
+        .collect();
+    let mut leads = 0;
+    for task in tasks {
+        leads += task.await.unwrap();
+    }
+    assert_eq!(leads, 5, "one leader per round");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiter_that_gives_up_leaves_the_round() {
+    let barrier = herd::sync::Barrier::named("pair", 2);
+    assert!(barrier.wait_timeout(Duration::from_secs(1)).await.is_err());
+    // The timed-out arrival was taken back: one more alone does not
+    // complete the round.
+    let mut alone = barrier.wait();
+    assert!(poll_once(&mut alone).is_pending());
+    let mut partner = barrier.wait();
+    assert!(poll_once(&mut partner).is_ready());
+    assert!(poll_once(&mut alone).is_ready());
+}
+
+#[tokio::test]
+#[should_panic(expected = "a Barrier needs at least 1 party, got 0")]
+async fn a_barrier_of_zero_is_refused() {
+    let _ = herd::sync::Barrier::new(0);
+}
+
+#[tokio::test]
+async fn once_cell_runs_one_initialiser_under_contention() {
+    let cell = Arc::new(herd::sync::OnceCell::new());
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let (cell, runs) = (cell.clone(), runs.clone());
+            tokio::spawn(async move {
+                *cell
+                    .get_or_init(|| async move {
+                        runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        yield_now().await;
+                        i
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.unwrap());
+    }
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(
+        seen.windows(2).all(|pair| pair[0] == pair[1]),
+        "one value for all"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_or_panicking_initialiser_lets_the_next_caller_try() {
+    let cell = Arc::new(herd::sync::OnceCell::new());
+    // Cancelled mid-initialisation.
+    {
+        let mut stuck = pin!(cell.get_or_init(std::future::pending::<u8>));
+        assert!(poll_once(&mut stuck).is_pending());
+    }
+    // Panicking.
+    let crashed = tokio::spawn({
+        let cell = cell.clone();
+        async move { *cell.get_or_init(|| async { panic!("init failed") }).await }
+    })
+    .await;
+    assert!(crashed.unwrap_err().is_panic());
+    assert_eq!(cell.get(), None);
+    assert_eq!(*cell.get_or_init(|| async { 7 }).await, 7);
+}
+
+#[test]
+fn once_cell_blocking_form_from_threads() {
+    let cell = Arc::new(herd::sync::OnceCell::new());
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let cell = cell.clone();
+            std::thread::spawn(move || *cell.get_or_init_blocking(|| i))
+        })
+        .collect();
+    let values: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(values.iter().all(|v| *v == values[0]));
+}

@@ -12,8 +12,8 @@ use std::task::{Context, Poll, Waker};
 use loom::future::block_on;
 use loom::thread;
 
-use super::Resource;
 use super::permits::{Acquire, Holder, Permits, Refused};
+use super::{Barrier, Event, Notify, Resource};
 
 struct Shared(Arc<Permits>);
 
@@ -133,5 +133,49 @@ fn loom_close_racing_a_waiter_fails_it_and_keeps_permits() {
         assert!(!waiter.join().unwrap(), "closed before any release");
         sem.release(1);
         assert_eq!(sem.available(), 1);
+    });
+}
+
+#[test]
+fn loom_event_set_wakes_a_waiter_that_is_registering() {
+    loom::model(|| {
+        let event = Arc::new(Event::new());
+        let waiter = {
+            let event = event.clone();
+            thread::spawn(move || block_on(event.wait()))
+        };
+        event.set();
+        waiter.join().unwrap();
+    });
+}
+
+#[test]
+fn loom_a_notification_racing_a_dropped_waiter_is_not_lost() {
+    loom::model(|| {
+        let notify = Arc::new(Notify::new());
+        let mut dropped = notify.notified();
+        let mut next = notify.notified();
+        assert!(poll_once(&mut dropped).is_pending());
+        assert!(poll_once(&mut next).is_pending());
+        let notifier = {
+            let notify = notify.clone();
+            thread::spawn(move || notify.notify_one())
+        };
+        drop(dropped);
+        notifier.join().unwrap();
+        assert!(poll_once(&mut next).is_ready());
+    });
+}
+
+#[test]
+fn loom_a_barrier_round_has_exactly_one_leader() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2));
+        let other = {
+            let barrier = barrier.clone();
+            thread::spawn(move || block_on(barrier.wait()).is_leader())
+        };
+        let me = block_on(barrier.wait()).is_leader();
+        assert!(me ^ other.join().unwrap());
     });
 }

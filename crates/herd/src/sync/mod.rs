@@ -6,6 +6,10 @@
 //! | one holder at a time, across `.await` or on threads | [`Mutex`] |
 //! | many readers or one writer, writers never starved | [`RwLock`] |
 //! | at most N holders (connection pool, memory budget, resizable limit) | [`Semaphore`] |
+//! | wait until something has happened (set / clear / wait) | [`Event`] |
+//! | wake one waiter or all, no value | [`Notify`] |
+//! | n parties meet, then go on together | [`Barrier`] |
+//! | a value made once, by one initialiser, maybe async | [`OnceCell`] |
 //!
 //! Every acquisition comes four ways: a future (`lock().await`), a blocking
 //! call for threads (`lock_blocking()`), an immediate attempt
@@ -65,16 +69,24 @@
 //! # }
 //! ```
 
+mod barrier;
 mod error;
+mod event;
 mod line;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod mutex;
+mod notify;
+mod once_cell;
 pub(crate) mod permits;
 mod rwlock;
 mod semaphore;
 
+pub use barrier::{Barrier, BarrierResult, BarrierWait};
 pub use error::{AcquireError, Resource};
+pub use event::{Event, EventWait};
 pub use mutex::{Lock, Mutex, MutexGuard};
+pub use notify::{Notified, Notify};
+pub use once_cell::OnceCell;
 pub use rwlock::{Read, ReadGuard, RwLock, Write, WriteGuard};
 pub use semaphore::{AcquireFuture, AcquireOwnedFuture, OwnedPermit, Permit, Semaphore};

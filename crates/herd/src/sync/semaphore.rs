@@ -81,6 +81,13 @@ impl Semaphore {
         }
     }
 
+    /// A semaphore reporting as another primitive, for those built on one.
+    pub(crate) fn of(resource: Resource, permits: usize) -> Semaphore {
+        Semaphore {
+            permits: Permits::new(permits, resource),
+        }
+    }
+
     /// What errors and diagnostics call this semaphore.
     ///
     /// # Examples
