@@ -72,6 +72,7 @@
 mod barrier;
 mod error;
 mod event;
+mod hook;
 mod line;
 #[cfg(all(test, loom))]
 mod loom_tests;

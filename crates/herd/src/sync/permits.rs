@@ -14,6 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::hook::{self, Observer};
 use super::line::{Line, Wake, Wakes, park};
 use super::{AcquireError, Resource};
 use crate::loom::atomic::{AtomicUsize, Ordering};
@@ -136,8 +137,24 @@ impl Permits {
         Ok(())
     }
 
+    /// Tells the diagnostics observer, if one is installed.
+    #[inline]
+    fn observe(&self, event: impl FnOnce(&dyn Observer, &Resource, usize)) {
+        if let Some(observer) = hook::observer() {
+            event(observer, &self.resource, self as *const Permits as usize);
+        }
+    }
+
     /// Takes `n` permits if they are free and nobody waits for them first.
     pub(crate) fn try_acquire(&self, n: usize) -> Result<(), Refused> {
+        let taken = self.try_take(n);
+        if taken.is_ok() {
+            self.observe(|o, r, id| o.acquired(r, id, n));
+        }
+        taken
+    }
+
+    fn try_take(&self, n: usize) -> Result<(), Refused> {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             if state & CLOSED != 0 {
@@ -164,6 +181,7 @@ impl Permits {
         if n == 0 {
             return;
         }
+        self.observe(|o, r, id| o.released(r, id, n));
         let mut state = self.state.load(Ordering::Relaxed);
         while state & SLOW == 0 {
             match self.state.compare_exchange_weak(
@@ -281,6 +299,7 @@ impl Permits {
 
     /// Held permits that will not come back: the capacity shrinks by `n`.
     pub(crate) fn forget_held(&self, n: usize) {
+        self.observe(|o, r, id| o.released(r, id, n));
         self.capacity.fetch_sub(n, Ordering::AcqRel);
     }
 
@@ -303,13 +322,14 @@ impl Permits {
         key: &mut Option<usize>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Refused>> {
-        match *key {
-            None => match self.try_acquire(n) {
+        let polled = match *key {
+            None => match self.try_take(n) {
                 Err(Refused::Busy) => match self.enqueue(n, Wake::Task(cx.waker().clone())) {
                     Ok(None) => Poll::Ready(Ok(())),
                     Ok(Some(waiting)) => {
                         *key = Some(waiting);
-                        Poll::Pending
+                        self.observe(|o, r, id| o.waiting(r, id, n));
+                        return Poll::Pending;
                     }
                     Err(refused) => Poll::Ready(Err(refused)),
                 },
@@ -320,19 +340,24 @@ impl Permits {
                 if queue.line.get(waiting).missing == 0 {
                     queue.line.remove(waiting);
                     *key = None;
-                    return Poll::Ready(Ok(()));
-                }
-                if !queue.line.is_linked(waiting) {
+                    Poll::Ready(Ok(()))
+                } else if !queue.line.is_linked(waiting) {
                     *key = None;
                     let wakes = self.leave(&mut queue, waiting);
                     drop(queue);
                     wakes.wake_all();
+                    self.observe(|o, r, id| o.gave_up(r, id, n));
                     return Poll::Ready(Err(Refused::Closed));
+                } else {
+                    Wake::update(&mut queue.line.get_mut(waiting).wake, cx.waker());
+                    return Poll::Pending;
                 }
-                Wake::update(&mut queue.line.get_mut(waiting).wake, cx.waker());
-                Poll::Pending
             }
+        };
+        if let Poll::Ready(Ok(())) = polled {
+            self.observe(|o, r, id| o.acquired(r, id, n));
         }
+        polled
     }
 
     /// Joins the line for `n` permits, or takes them if they came free
@@ -342,7 +367,7 @@ impl Permits {
         let mut queue = lock(&self.queue);
         // Re-check under the lock: a release may have come in between. A
         // close takes the lock, so none can happen from here on.
-        match self.try_acquire(n) {
+        match self.try_take(n) {
             Err(Refused::Busy) => {}
             done => return done.map(|()| None),
         }
@@ -368,9 +393,11 @@ impl Permits {
     /// for go back.
     pub(crate) fn cancel(&self, key: usize) {
         let mut queue = lock(&self.queue);
+        let wanted = queue.line.get(key).wanted;
         let wakes = self.leave(&mut queue, key);
         drop(queue);
         wakes.wake_all();
+        self.observe(|o, r, id| o.gave_up(r, id, wanted));
     }
 
     fn leave(&self, queue: &mut Queue, key: usize) -> Wakes {
@@ -386,8 +413,14 @@ impl Permits {
     ) -> Result<(), BlockingRefused> {
         let key = match self.try_acquire(n) {
             Err(Refused::Busy) => match self.enqueue(n, Wake::this_thread()) {
-                Ok(None) => return Ok(()),
-                Ok(Some(key)) => key,
+                Ok(None) => {
+                    self.observe(|o, r, id| o.acquired(r, id, n));
+                    return Ok(());
+                }
+                Ok(Some(key)) => {
+                    self.observe(|o, r, id| o.waiting(r, id, n));
+                    key
+                }
                 Err(refused) => return Err(BlockingRefused::Refused(refused)),
             },
             done => return done.map_err(BlockingRefused::Refused),
@@ -397,12 +430,15 @@ impl Permits {
                 let mut queue = lock(&self.queue);
                 if queue.line.get(key).missing == 0 {
                     queue.line.remove(key);
+                    drop(queue);
+                    self.observe(|o, r, id| o.acquired(r, id, n));
                     return Ok(());
                 }
                 if !queue.line.is_linked(key) {
                     let wakes = self.leave(&mut queue, key);
                     drop(queue);
                     wakes.wake_all();
+                    self.observe(|o, r, id| o.gave_up(r, id, n));
                     return Err(BlockingRefused::Refused(Refused::Closed));
                 }
             }
