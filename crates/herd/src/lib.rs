@@ -13,6 +13,16 @@
 //! | mixed: fetch, then crunch | async for the I/O, `spawn_blocking` for the CPU step, one scope owning both | never block the event loop; one owner cancels both halves together |
 //! | untrusted or crash-prone work | separate processes ([`tokio::process`]) | a crash or leak stays in the child |
 //!
+//! # Shared state
+//!
+//! | you share | use |
+//! | --- | --- |
+//! | data changed by many tasks or threads, held across `.await` | [`sync::Mutex`] (`lock().await` in tasks, `lock_blocking()` on threads) |
+//! | data read often, written rarely | [`sync::RwLock`]: writers are never starved |
+//! | a budget: connections, memory, a resizable limit | [`sync::Semaphore`] |
+//! | a signal: ready, shut down, new work | [`sync::Event`], [`sync::Notify`], or a [`task::CancelToken`] to stop work |
+//! | a value made once (a client, a config) | [`sync::OnceCell`] |
+//!
 //! # Error handling in a group
 //!
 //! | you want | use | on failure |

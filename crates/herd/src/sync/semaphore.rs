@@ -50,6 +50,15 @@ pub struct Semaphore {
 }
 
 impl Semaphore {
+    /// The most permits a semaphore can hold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(herd::sync::Semaphore::MAX_PERMITS >= u32::MAX as usize);
+    /// ```
+    pub const MAX_PERMITS: usize = super::permits::MAX_PERMITS;
+
     /// A semaphore with `permits` permits.
     ///
     /// # Panics

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use crate::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::cancel::Deadline;

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::{Either, select};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{AbortHandle, JoinHandle};
 
 use super::cancel::Deadline;
 use super::ledger::{ChildHandle, Handles, Ledger};
 use super::{CancelReason, CancelToken, Policy, ScopeBuilder, SpawnError, TaskError, TaskId};
+use crate::sync::{OwnedPermit, Resource, Semaphore};
 
 /// A task group that owns its children: when it is joined, every child has
 /// finished or been cancelled and awaited; when it is dropped, every child is
@@ -130,12 +130,13 @@ where
 {
     pub(super) fn assemble(parts: Parts) -> Scope<T, E> {
         let shared = Arc::new(Shared {
+            limit: parts.limit.map(|limit| {
+                let resource = Resource::new("Scope limit", parts.name.clone());
+                (limit, Arc::new(Semaphore::of(resource, limit)))
+            }),
             name: parts.name,
             policy: parts.policy,
             grace: parts.grace,
-            limit: parts
-                .limit
-                .map(|limit| (limit, Arc::new(Semaphore::new(limit)))),
             token: parts.token,
             ledger: Ledger::new(),
             children: Handles::new(),
@@ -638,7 +639,7 @@ where
         &self.shared.token
     }
 
-    async fn acquire_slot(&self) -> Result<Option<OwnedSemaphorePermit>, SpawnError> {
+    async fn acquire_slot(&self) -> Result<Option<OwnedPermit>, SpawnError> {
         let shared = &self.shared;
         if let Some(reason) = shared.token.reason() {
             return Err(SpawnError::Cancelled(reason));
@@ -659,7 +660,7 @@ where
         }
     }
 
-    fn try_acquire_slot(&self) -> Result<Option<OwnedSemaphorePermit>, SpawnError> {
+    fn try_acquire_slot(&self) -> Result<Option<OwnedPermit>, SpawnError> {
         let shared = &self.shared;
         if let Some(reason) = shared.token.reason() {
             return Err(SpawnError::Cancelled(reason));
@@ -677,7 +678,7 @@ where
         &self,
         name: Option<Arc<str>>,
         fut: F,
-        permit: Option<OwnedSemaphorePermit>,
+        permit: Option<OwnedPermit>,
     ) -> Result<usize, SpawnError>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -708,7 +709,7 @@ where
 struct Report<T: Send + 'static, E: Send + 'static> {
     shared: Arc<Shared<T, E>>,
     task: TaskId,
-    permit: Option<OwnedSemaphorePermit>,
+    permit: Option<OwnedPermit>,
     done: bool,
 }
 
