@@ -38,17 +38,30 @@ impl Wake {
     }
 }
 
-/// Wakes collected under a lock, to be woken after it is released.
+/// Wakes collected under a lock, to be woken after it is released. The
+/// first is kept inline: a release that wakes one waiter, the common case,
+/// allocates nothing.
 #[derive(Default)]
-pub(crate) struct Wakes(Vec<Wake>);
+pub(crate) struct Wakes {
+    first: Option<Wake>,
+    rest: Vec<Wake>,
+}
 
 impl Wakes {
     pub(crate) fn push(&mut self, wake: Option<Wake>) {
-        self.0.extend(wake);
+        let Some(wake) = wake else { return };
+        if self.first.is_none() {
+            self.first = Some(wake);
+        } else {
+            self.rest.push(wake);
+        }
     }
 
     pub(crate) fn wake_all(self) {
-        for wake in self.0 {
+        if let Some(first) = self.first {
+            first.wake();
+        }
+        for wake in self.rest {
             wake.wake();
         }
     }

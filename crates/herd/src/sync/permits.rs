@@ -36,6 +36,9 @@ pub(crate) struct Permits {
     /// `add`/`forget`.
     capacity: AtomicUsize,
     queue: Mutex<Queue>,
+    /// Bumped whenever a waiter is let go (granted or closed out), so a
+    /// spinning thread can watch for its turn without taking the lock.
+    released: AtomicUsize,
     resource: Resource,
 }
 
@@ -79,6 +82,7 @@ impl Permits {
                 line: Line::new(),
                 debt: 0,
             }),
+            released: AtomicUsize::new(0),
             resource,
         }
     }
@@ -218,6 +222,7 @@ impl Permits {
             }
             wakes.push(waiter.wake.take());
             queue.line.unlink(key);
+            self.released.fetch_add(1, Ordering::Release);
         }
         self.settle(queue, n);
         wakes
@@ -309,6 +314,7 @@ impl Permits {
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         let mut wakes = Wakes::default();
         queue.line.drain(|waiter| wakes.push(waiter.wake.take()));
+        self.released.fetch_add(1, Ordering::Release);
         drop(queue);
         wakes.wake_all();
     }
@@ -426,7 +432,8 @@ impl Permits {
             done => return done.map_err(BlockingRefused::Refused),
         };
         loop {
-            {
+            let seen = self.released.load(Ordering::Acquire);
+            let next_in_line = {
                 let mut queue = lock(&self.queue);
                 if queue.line.get(key).missing == 0 {
                     queue.line.remove(key);
@@ -441,6 +448,12 @@ impl Permits {
                     self.observe(|o, r, id| o.gave_up(r, id, n));
                     return Err(BlockingRefused::Refused(Refused::Closed));
                 }
+                queue.line.front() == Some(key)
+            };
+            // Only the next in line spins: the others would burn the cores
+            // the holder and the next one need.
+            if next_in_line && self.spin_until_released(seen) {
+                continue;
             }
             if !park(deadline) {
                 // Timed out; a grant may have raced in, and `cancel` then
@@ -451,6 +464,28 @@ impl Permits {
         }
     }
 }
+
+impl Permits {
+    /// Spins a short while for some waiter to be let go, before a thread
+    /// parks: when the holder is running on another core, the turn often
+    /// comes within the spin, and a park and unpark (a few microseconds
+    /// each here) are saved. `true` if one was let go: look again.
+    fn spin_until_released(&self, seen: usize) -> bool {
+        for _ in 0..SPINS {
+            std::hint::spin_loop();
+            if self.released.load(Ordering::Acquire) != seen {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Spins before parking; none under loom, whose models would only grow.
+#[cfg(not(loom))]
+const SPINS: u32 = 200;
+#[cfg(loom)]
+const SPINS: u32 = 0;
 
 /// Why a blocking acquisition failed.
 #[derive(Debug, PartialEq, Eq)]
