@@ -28,9 +28,12 @@ use super::{AcquireError, Resource};
 /// releases it without poisoning: keep the data consistent before anything
 /// that can panic, as with tokio's and parking_lot's locks.
 ///
-/// When to use something else: for data only ever touched by short,
-/// non-async critical sections on threads, `std::sync::Mutex` is a little
-/// cheaper; for a counter, an atomic.
+/// When to use something else: for a hot lock touched only by threads,
+/// in short critical sections, `std::sync::Mutex` or parking_lot's. They
+/// let a running thread take the lock ahead of sleeping ones; this lock
+/// keeps strict order, which with more threads than cores costs a thread
+/// wake-up per contended acquisition (about 100x slower in BENCHMARKS.md).
+/// For a counter, an atomic.
 ///
 /// # Examples
 ///
