@@ -17,11 +17,14 @@ use std::hint::black_box;
 use std::pin::pin;
 use std::sync::{Arc, Barrier};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use tokio::runtime::Runtime;
+
+mod common;
+use common::{bench_async, once, runtime};
 
 /// Tasks in `mutex_contended_tasks`.
 const TASKS: u64 = 8;
@@ -33,14 +36,6 @@ const THREADS: u64 = 4;
 const PER_THREAD: u64 = 10_000;
 /// Rounds of the correctness checks of the uncontended groups.
 const CHECK_ROUNDS: u64 = 1_000;
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// Polls `future` once with a no-op waker; an uncontended acquisition must
 /// be ready at once.
@@ -224,48 +219,6 @@ async fn tokio_tasks() -> u64 {
 
 async fn async_lock_tasks() -> u64 {
     contended_tasks!(async_lock::Mutex::new(0_u64))
-}
-
-/// Runs `body` once on a worker and returns its output, for the correctness
-/// checks made before timing.
-fn once<F, Fut, O>(rt: &Runtime, body: F) -> O
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = O> + Send + 'static,
-    O: Send + 'static,
-{
-    rt.block_on(async move { tokio::spawn(body()).await.expect("benchmark body panicked") })
-}
-
-/// Times `iters` runs of `body`, all inside one task on a runtime worker.
-fn timed<F, Fut, O>(rt: &Runtime, iters: u64, body: F) -> Duration
-where
-    F: Fn() -> Fut + Send + 'static,
-    Fut: Future<Output = O> + Send + 'static,
-    O: Send + 'static,
-{
-    rt.block_on(async move {
-        tokio::spawn(async move {
-            let start = Instant::now();
-            for _ in 0..iters {
-                black_box(body().await);
-            }
-            start.elapsed()
-        })
-        .await
-        .expect("benchmark body panicked")
-    })
-}
-
-fn bench_async<F, Fut, O>(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, id: &str, body: F)
-where
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = O> + Send + 'static,
-    O: Send + 'static,
-{
-    group.bench_function(id, |b| {
-        b.iter_custom(|iters| timed(rt, iters, body.clone()))
-    });
 }
 
 fn mutex_contended_tasks(c: &mut Criterion, rt: &Runtime) {

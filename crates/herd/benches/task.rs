@@ -8,15 +8,18 @@
 //!
 //! Run with `cargo bench -p herd --bench task`.
 
-use std::future::{Future, ready};
+use std::future::ready;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use herd::task::{CancelToken, Scope};
 use tokio::runtime::Runtime;
+
+mod common;
+use common::{bench_async, once, runtime};
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -24,56 +27,6 @@ use tokio::task::{JoinHandle, JoinSet};
 const N: u64 = 10_000;
 /// Concurrency limit for the `limit_64` group.
 const LIMIT: usize = 64;
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-/// Runs `body` once on a worker and returns its output, for the correctness
-/// checks made before timing.
-fn once<F, Fut, O>(rt: &Runtime, body: F) -> O
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = O> + Send + 'static,
-    O: Send + 'static,
-{
-    rt.block_on(async move { tokio::spawn(body()).await.expect("benchmark body panicked") })
-}
-
-/// Times `iters` runs of `body`, all inside one task on a runtime worker.
-fn timed<F, Fut, O>(rt: &Runtime, iters: u64, body: F) -> Duration
-where
-    F: Fn() -> Fut + Send + 'static,
-    Fut: Future<Output = O> + Send + 'static,
-    O: Send + 'static,
-{
-    rt.block_on(async move {
-        tokio::spawn(async move {
-            let start = Instant::now();
-            for _ in 0..iters {
-                black_box(body().await);
-            }
-            start.elapsed()
-        })
-        .await
-        .expect("benchmark body panicked")
-    })
-}
-
-fn bench_async<F, Fut, O>(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, id: &str, body: F)
-where
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = O> + Send + 'static,
-    O: Send + 'static,
-{
-    group.bench_function(id, |b| {
-        b.iter_custom(|iters| timed(rt, iters, body.clone()))
-    });
-}
 
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
     group
