@@ -61,6 +61,7 @@
 #![warn(missing_docs)]
 
 mod loom;
+pub mod queue;
 pub mod sync;
 pub mod task;
 

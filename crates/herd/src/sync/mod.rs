@@ -73,7 +73,7 @@ mod barrier;
 mod error;
 mod event;
 mod hook;
-mod line;
+pub(crate) mod line;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod mutex;

@@ -1,0 +1,1361 @@
+//! The bounded multi-producer multi-consumer queue.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use concurrent_queue::{ConcurrentQueue, ForcePushError, PopError, PushError};
+use futures_util::Stream;
+
+use super::wait_set::WaitSet;
+use crate::loom::atomic::{AtomicUsize, Ordering};
+use crate::sync::Resource;
+use crate::sync::line::{Wake, park};
+
+/// What a full queue does with one more item. Chosen when the queue is
+/// built; whatever happens, the sender learns it, and gets back any item
+/// that was not queued.
+///
+/// # Examples
+///
+/// ```
+/// use herd::queue::{Builder, Overflow, Sent};
+///
+/// let (tx, rx) = Builder::new(2).overflow(Overflow::DropOldest).build();
+/// tx.try_send(1).unwrap();
+/// tx.try_send(2).unwrap();
+/// assert_eq!(tx.try_send(3), Ok(Sent::Evicted(1)), "the oldest came back");
+/// assert_eq!(rx.try_recv(), Ok(2));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// The sender waits for room: backpressure. The default.
+    #[default]
+    Block,
+    /// The oldest queued item is evicted and handed back to the sender as
+    /// [`Sent::Evicted`]; the new one is queued.
+    DropOldest,
+    /// The new item is not queued and is handed back as [`Sent::Dropped`].
+    DropNewest,
+    /// The send fails with [`SendError::Full`] carrying the item.
+    Reject,
+}
+
+/// How a send went, when it did not fail.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, _rx) = herd::queue::bounded(1);
+/// assert_eq!(tx.try_send("a"), Ok(herd::queue::Sent::Queued));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use = "a send may hand an item back"]
+pub enum Sent<T> {
+    /// The item is in the queue.
+    Queued,
+    /// The item is in the queue; to make room, this older one was taken
+    /// out ([`Overflow::DropOldest`]).
+    Evicted(T),
+    /// The queue was full and the item was not queued
+    /// ([`Overflow::DropNewest`]).
+    Dropped(T),
+}
+
+/// Why an item was not sent; the item comes back in every case.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = herd::queue::bounded(1);
+/// drop(rx);
+/// assert_eq!(tx.try_send(5), Err(herd::queue::SendError::Closed(5)));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError<T> {
+    /// The queue is full: [`Overflow::Reject`], or a `try_send` that would
+    /// have had to wait.
+    Full(T),
+    /// The queue is closed, or every receiver is gone.
+    Closed(T),
+    /// A `_timeout` form waited its whole budget for room.
+    TimedOut(T),
+}
+
+impl<T> SendError<T> {
+    /// The item that was not sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = herd::queue::SendError::Full("job");
+    /// assert_eq!(err.into_inner(), "job");
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            SendError::Full(item) | SendError::Closed(item) | SendError::TimedOut(item) => item,
+        }
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self {
+            SendError::Full(_) => "Full",
+            SendError::Closed(_) => "Closed",
+            SendError::TimedOut(_) => "TimedOut",
+        };
+        write!(f, "{what}(..)")
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SendError::Full(_) => "the queue is full",
+            SendError::Closed(_) => "the queue is closed",
+            SendError::TimedOut(_) => "timed out waiting for room in the queue",
+        })
+    }
+}
+
+impl<T> std::error::Error for SendError<T> {}
+
+/// Why nothing was received.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = herd::queue::bounded::<u8>(1);
+/// assert_eq!(rx.try_recv(), Err(herd::queue::RecvError::Empty));
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Err(herd::queue::RecvError::Closed));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// Closed (explicitly or because every sender is gone) and drained:
+    /// nothing more will come.
+    Closed,
+    /// A `try_recv` found nothing, but more may come.
+    Empty,
+    /// A `_timeout` form waited its whole budget.
+    TimedOut,
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RecvError::Closed => "the queue is closed and drained",
+            RecvError::Empty => "the queue is empty",
+            RecvError::TimedOut => "timed out waiting for an item",
+        })
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+/// [`Receiver::join`] could not finish: every receiver is gone while items
+/// were still unfinished.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (tx, rx) = herd::queue::bounded(4);
+/// tx.try_send(1).unwrap();
+/// let join = tx.join();
+/// drop(rx);
+/// assert_eq!(join.await, Err(herd::queue::Abandoned { unfinished: 1 }));
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Abandoned {
+    /// Items sent and not marked done.
+    pub unfinished: usize,
+}
+
+impl fmt::Display for Abandoned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "every receiver is gone with {} items unfinished",
+            self.unfinished
+        )
+    }
+}
+
+impl std::error::Error for Abandoned {}
+
+struct Shared<T> {
+    items: ConcurrentQueue<T>,
+    overflow: Overflow,
+    resource: Resource,
+    /// Receivers waiting for an item.
+    takers: WaitSet,
+    /// Senders waiting for room.
+    givers: WaitSet,
+    /// Callers of `join`.
+    joiners: WaitSet,
+    senders: AtomicUsize,
+    receivers: AtomicUsize,
+    /// Items sent and not yet marked done.
+    unfinished: AtomicUsize,
+}
+
+impl<T> Shared<T> {
+    fn close(&self) -> bool {
+        let first = self.items.close();
+        if first {
+            self.takers.notify_all();
+            self.givers.notify_all();
+            self.joiners.notify_all();
+        }
+        first
+    }
+
+    /// One attempt to send, without waiting. `Err(item)` means full under
+    /// `Overflow::Block`.
+    fn try_send(&self, item: T) -> Result<Result<Sent<T>, SendError<T>>, T> {
+        // Counted before it is visible, so a fast `done` never underflows.
+        self.unfinished.fetch_add(1, Ordering::Relaxed);
+        let sent = match self.overflow {
+            Overflow::DropOldest => match self.items.force_push(item) {
+                Ok(None) => Ok(Sent::Queued),
+                Ok(Some(evicted)) => {
+                    self.finished(1);
+                    Ok(Sent::Evicted(evicted))
+                }
+                Err(ForcePushError(item)) => Err(SendError::Closed(item)),
+            },
+            policy => match self.items.push(item) {
+                Ok(()) => Ok(Sent::Queued),
+                Err(PushError::Closed(item)) => Err(SendError::Closed(item)),
+                Err(PushError::Full(item)) => match policy {
+                    Overflow::DropNewest => Ok(Sent::Dropped(item)),
+                    Overflow::Reject => Err(SendError::Full(item)),
+                    _ => {
+                        self.finished(1);
+                        return Err(item);
+                    }
+                },
+            },
+        };
+        match &sent {
+            Ok(Sent::Queued | Sent::Evicted(_)) => self.takers.notify_one(),
+            _ => self.finished(1),
+        }
+        Ok(sent)
+    }
+
+    fn try_recv(&self) -> Result<T, RecvError> {
+        match self.items.pop() {
+            Ok(item) => {
+                self.givers.notify_one();
+                Ok(item)
+            }
+            Err(PopError::Empty) => Err(RecvError::Empty),
+            Err(PopError::Closed) => Err(RecvError::Closed),
+        }
+    }
+
+    /// `n` items will not be worked on (done, evicted or never queued).
+    fn finished(&self, n: usize) {
+        let before = self
+            .unfinished
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
+                count.checked_sub(n)
+            })
+            .expect("done() called more times than items were sent");
+        if before == n {
+            self.joiners.notify_all();
+        }
+    }
+
+    fn abandoned(&self) -> Option<Abandoned> {
+        (self.receivers.load(Ordering::Acquire) == 0).then(|| Abandoned {
+            unfinished: self.unfinished.load(Ordering::Acquire),
+        })
+    }
+
+    fn poll_join(
+        &self,
+        key: &mut Option<usize>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Abandoned>> {
+        loop {
+            if self.unfinished.load(Ordering::Acquire) == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(abandoned) = self.abandoned() {
+                return Poll::Ready(Err(abandoned));
+            }
+            match *key {
+                None => *key = Some(self.joiners.register(Wake::Task(cx.waker().clone()))),
+                Some(waiting) => {
+                    if self.joiners.still_waiting(waiting, cx.waker()) {
+                        return Poll::Pending;
+                    }
+                    *key = None;
+                }
+            }
+        }
+    }
+}
+
+/// Makes a queue of `capacity` items whose senders wait when it is full.
+///
+/// # Panics
+///
+/// If `capacity` is zero.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (tx, rx) = herd::queue::bounded(16);
+/// let producer = tokio::spawn(async move {
+///     for n in 0..100 {
+///         tx.send(n).await.unwrap();
+///     }
+/// });
+/// let mut total = 0;
+/// while let Ok(n) = rx.recv().await {
+///     total += n;
+/// }
+/// producer.await.unwrap();
+/// assert_eq!(total, 4950, "every item, then Closed once the sender is gone");
+/// # }
+/// ```
+pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    Builder::new(capacity).build()
+}
+
+/// Configures a queue: capacity, overflow policy, name.
+///
+/// # Examples
+///
+/// ```
+/// use herd::queue::{Builder, Overflow};
+///
+/// let (tx, rx) = Builder::new(100).overflow(Overflow::Reject).name("events").build::<u32>();
+/// assert_eq!(tx.capacity(), 100);
+/// assert_eq!(rx.resource().name(), Some("events"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    capacity: usize,
+    overflow: Overflow,
+    name: Option<Arc<str>>,
+}
+
+impl Builder {
+    /// A queue of `capacity` items, blocking when full, unnamed.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is zero: a queue must hold at least one item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = herd::queue::Builder::new(8).build::<()>();
+    /// assert_eq!(tx.capacity(), 8);
+    /// ```
+    pub fn new(capacity: usize) -> Builder {
+        assert!(
+            capacity > 0,
+            "a queue needs a capacity of at least 1, got 0"
+        );
+        Builder {
+            capacity,
+            overflow: Overflow::Block,
+            name: None,
+        }
+    }
+
+    /// What a full queue does with one more item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use herd::queue::{Builder, Overflow, Sent};
+    ///
+    /// let (tx, _rx) = Builder::new(1).overflow(Overflow::DropNewest).build();
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(tx.try_send(2), Ok(Sent::Dropped(2)));
+    /// ```
+    pub fn overflow(mut self, overflow: Overflow) -> Builder {
+        self.overflow = overflow;
+        self
+    }
+
+    /// A name for errors and diagnostics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = herd::queue::Builder::new(1).name("jobs").build::<u8>();
+    /// assert_eq!(tx.resource().to_string(), "Queue \"jobs\"");
+    /// ```
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Makes the queue: one sender and one receiver, each cloneable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = herd::queue::Builder::new(4).build();
+    /// tx.try_send('x').unwrap();
+    /// assert_eq!(rx.try_recv(), Ok('x'));
+    /// ```
+    pub fn build<T>(self) -> (Sender<T>, Receiver<T>) {
+        let shared = Arc::new(Shared {
+            items: ConcurrentQueue::bounded(self.capacity),
+            overflow: self.overflow,
+            resource: Resource::new("Queue", self.name),
+            takers: WaitSet::new(),
+            givers: WaitSet::new(),
+            joiners: WaitSet::new(),
+            senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(1),
+            unfinished: AtomicUsize::new(0),
+        });
+        (
+            Sender {
+                shared: shared.clone(),
+            },
+            Receiver { shared, next: None },
+        )
+    }
+}
+
+/// The sending side of a queue. Clone it for more producers; when the last
+/// one is dropped, the queue closes and receivers drain what is left.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = herd::queue::bounded(4);
+/// let other = tx.clone();
+/// other.try_send(1).unwrap();
+/// drop((tx, other));
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// assert_eq!(rx.try_recv(), Err(herd::queue::RecvError::Closed));
+/// ```
+pub struct Sender<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `item`; under [`Overflow::Block`] waits for room.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closed`] if the queue is closed or every receiver is
+    /// gone (including while waiting); [`SendError::Full`] under
+    /// [`Overflow::Reject`]. The item comes back either way.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes drops the item unsent and
+    /// gives up its place in line; the wake-up it may have received passes
+    /// to the next waiting sender. Use [`send_timeout`](Sender::send_timeout)
+    /// to get the item back after a deadline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (tx, rx) = herd::queue::bounded(1);
+    /// assert_eq!(tx.send(1).await, Ok(herd::queue::Sent::Queued));
+    /// assert_eq!(rx.recv().await, Ok(1));
+    /// # }
+    /// ```
+    pub fn send(&self, item: T) -> SendFuture<'_, T> {
+        SendFuture {
+            shared: &self.shared,
+            item: Some(item),
+            key: None,
+        }
+    }
+
+    /// Sends `item` if it can without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`] if the queue is full under [`Overflow::Block`]
+    /// or [`Overflow::Reject`]; [`SendError::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = herd::queue::bounded(1);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(tx.try_send(2), Err(herd::queue::SendError::Full(2)));
+    /// ```
+    pub fn try_send(&self, item: T) -> Result<Sent<T>, SendError<T>> {
+        self.shared
+            .try_send(item)
+            .unwrap_or_else(|item| Err(SendError::Full(item)))
+    }
+
+    /// Sends `item`, waiting up to `timeout` (tokio's clock) for room.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::TimedOut`] with the item, or as [`send`](Sender::send).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let (tx, _rx) = herd::queue::bounded(1);
+    /// tx.send(1).await.unwrap();
+    /// let late = tx.send_timeout(2, Duration::from_secs(1)).await;
+    /// assert_eq!(late, Err(herd::queue::SendError::TimedOut(2)), "the item comes back");
+    /// # }
+    /// ```
+    pub async fn send_timeout(&self, item: T, timeout: Duration) -> Result<Sent<T>, SendError<T>> {
+        let mut send = self.send(item);
+        match tokio::time::timeout(timeout, &mut send).await {
+            Ok(sent) => sent,
+            Err(_) => Err(SendError::TimedOut(
+                send.take_item().expect("an unfinished send holds its item"),
+            )),
+        }
+    }
+
+    /// Sends `item` from a thread, waiting for room under
+    /// [`Overflow::Block`]. For threads, not async code.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = herd::queue::bounded(1);
+    /// let producer = std::thread::spawn(move || {
+    ///     for n in 0..10 {
+    ///         tx.send_blocking(n).unwrap();
+    ///     }
+    /// });
+    /// let got: Vec<_> = std::iter::from_fn(|| rx.recv_blocking().ok()).collect();
+    /// producer.join().unwrap();
+    /// assert_eq!(got, (0..10).collect::<Vec<_>>());
+    /// ```
+    pub fn send_blocking(&self, item: T) -> Result<Sent<T>, SendError<T>> {
+        self.send_blocking_until(item, None)
+    }
+
+    /// As [`send_blocking`](Sender::send_blocking), waiting at most
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::TimedOut`] with the item, or as [`send`](Sender::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (tx, _rx) = herd::queue::bounded(1);
+    /// tx.send_blocking(1).unwrap();
+    /// let late = tx.send_blocking_timeout(2, Duration::from_millis(10));
+    /// assert_eq!(late, Err(herd::queue::SendError::TimedOut(2)));
+    /// ```
+    pub fn send_blocking_timeout(
+        &self,
+        item: T,
+        timeout: Duration,
+    ) -> Result<Sent<T>, SendError<T>> {
+        self.send_blocking_until(item, Some(Instant::now() + timeout))
+    }
+
+    fn send_blocking_until(
+        &self,
+        mut item: T,
+        deadline: Option<Instant>,
+    ) -> Result<Sent<T>, SendError<T>> {
+        let shared = &*self.shared;
+        let mut key = None;
+        loop {
+            match shared.try_send(item) {
+                Ok(sent) => {
+                    if let Some(key) = key {
+                        shared.givers.leave(key);
+                    }
+                    return sent;
+                }
+                Err(back) => item = back,
+            }
+            match key {
+                None => key = Some(shared.givers.register(Wake::this_thread())),
+                Some(waiting) => {
+                    if !shared.givers.is_waiting(waiting) {
+                        // Woken: our entry is done; try again, and join the
+                        // line again if the room went to someone else.
+                        shared.givers.leave(waiting);
+                        key = None;
+                        continue;
+                    }
+                    if !park(deadline) {
+                        if shared.givers.leave(waiting) {
+                            shared.givers.notify_one();
+                        }
+                        return Err(SendError::TimedOut(item));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes the queue: waiting senders fail at once with their items,
+    /// receivers drain what is queued and then see [`RecvError::Closed`].
+    /// Returns `false` if it was already closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = herd::queue::bounded(2);
+    /// tx.try_send(1).unwrap();
+    /// assert!(tx.close());
+    /// assert_eq!(tx.try_send(2), Err(herd::queue::SendError::Closed(2)));
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert_eq!(rx.try_recv(), Err(herd::queue::RecvError::Closed));
+    /// ```
+    pub fn close(&self) -> bool {
+        self.shared.close()
+    }
+
+    /// Waits until every item sent has been marked done (see
+    /// [`Receiver::recv_tracked`] and [`Receiver::done`]), as
+    /// `asyncio.Queue.join`.
+    ///
+    /// # Errors
+    ///
+    /// [`Abandoned`] if every receiver is gone with work unfinished.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future changes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (tx, rx) = herd::queue::bounded(4);
+    /// tx.send("job").await.unwrap();
+    /// let worker = tokio::spawn(async move {
+    ///     let job = rx.recv_tracked().await.unwrap();
+    ///     assert_eq!(*job, "job");
+    /// }); // the guard marks the job done when dropped
+    /// tx.join().await.unwrap();
+    /// worker.await.unwrap();
+    /// # }
+    /// ```
+    pub fn join(&self) -> Join<'_, T> {
+        Join {
+            shared: &self.shared,
+            key: None,
+        }
+    }
+
+    /// Items queued now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = herd::queue::bounded(4);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(tx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.shared.items.len()
+    }
+
+    /// Whether nothing is queued now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = herd::queue::bounded::<u8>(4);
+    /// assert!(tx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.shared.items.is_empty()
+    }
+
+    /// The most items the queue holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = herd::queue::bounded::<u8>(4);
+    /// assert_eq!(tx.capacity(), 4);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.shared
+            .items
+            .capacity()
+            .expect("herd queues are bounded")
+    }
+
+    /// Whether the queue is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = herd::queue::bounded::<u8>(4);
+    /// drop(rx);
+    /// assert!(tx.is_closed(), "the last receiver closes it");
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.items.is_closed()
+    }
+
+    /// What errors and diagnostics call this queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, _rx) = herd::queue::bounded::<u8>(1);
+    /// assert_eq!(tx.resource().kind(), "Queue");
+    /// ```
+    pub fn resource(&self) -> &Resource {
+        &self.shared.resource
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.shared.senders.fetch_add(1, Ordering::Relaxed);
+        Sender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.close();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("resource", &self.shared.resource)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Sender::send`].
+///
+/// # Cancel safety
+///
+/// Dropping it drops the item unsent and gives up its place in line; a
+/// wake-up it received passes to the next waiting sender.
+#[must_use = "futures do nothing unless polled"]
+pub struct SendFuture<'a, T> {
+    shared: &'a Shared<T>,
+    item: Option<T>,
+    key: Option<usize>,
+}
+
+impl<T> SendFuture<'_, T> {
+    /// Takes the item back out of an unfinished send, leaving the line.
+    fn take_item(&mut self) -> Option<T> {
+        if let Some(key) = self.key.take()
+            && self.shared.givers.leave(key)
+        {
+            self.shared.givers.notify_one();
+        }
+        self.item.take()
+    }
+}
+
+// The item is moved in and out, never pinned.
+impl<T> Unpin for SendFuture<'_, T> {}
+
+impl<T> Future for SendFuture<'_, T> {
+    type Output = Result<Sent<T>, SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let shared = this.shared;
+        loop {
+            let item = this
+                .item
+                .take()
+                .expect("SendFuture polled after completion");
+            match shared.try_send(item) {
+                Ok(sent) => {
+                    if let Some(key) = this.key.take() {
+                        shared.givers.leave(key);
+                    }
+                    return Poll::Ready(sent);
+                }
+                Err(item) => this.item = Some(item),
+            }
+            match this.key {
+                None => this.key = Some(shared.givers.register(Wake::Task(cx.waker().clone()))),
+                Some(key) => {
+                    if shared.givers.still_waiting(key, cx.waker()) {
+                        return Poll::Pending;
+                    }
+                    this.key = None;
+                }
+            }
+        }
+    }
+}
+
+impl<T> Drop for SendFuture<'_, T> {
+    fn drop(&mut self) {
+        self.take_item();
+    }
+}
+
+impl<T> fmt::Debug for SendFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendFuture").finish_non_exhaustive()
+    }
+}
+
+/// The receiving side of a queue. Clone it for more consumers; each item
+/// goes to exactly one. When the last one is dropped, the queue closes and
+/// sends fail with their items.
+///
+/// It is also a [`Stream`] of items, ending when the queue is closed and
+/// drained.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use futures::StreamExt;
+///
+/// let (tx, rx) = herd::queue::bounded(4);
+/// for n in 1..=3 {
+///     tx.send(n).await.unwrap();
+/// }
+/// drop(tx);
+/// assert_eq!(rx.collect::<Vec<_>>().await, [1, 2, 3]);
+/// # }
+/// ```
+pub struct Receiver<T> {
+    shared: Arc<Shared<T>>,
+    /// The place in line of this receiver's [`Stream`] polling.
+    next: Option<usize>,
+}
+
+impl<T> Receiver<T> {
+    /// Waits for an item.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Closed`] once the queue is closed and drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: an item is taken only when the future completes;
+    /// dropped earlier, it takes nothing, and a wake-up it received passes
+    /// to the next waiting receiver.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (tx, rx) = herd::queue::bounded(1);
+    /// tx.send(7).await.unwrap();
+    /// assert_eq!(rx.recv().await, Ok(7));
+    /// # }
+    /// ```
+    pub fn recv(&self) -> RecvFuture<'_, T> {
+        RecvFuture {
+            shared: &self.shared,
+            key: None,
+        }
+    }
+
+    /// Takes an item if one is queued.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Empty`] if none is, [`RecvError::Closed`] if none ever
+    /// will be.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = herd::queue::bounded(1);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn try_recv(&self) -> Result<T, RecvError> {
+        self.shared.try_recv()
+    }
+
+    /// Waits up to `timeout` (tokio's clock) for an item.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::TimedOut`], or as [`recv`](Receiver::recv).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`recv`](Receiver::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let (_tx, rx) = herd::queue::bounded::<u8>(1);
+    /// let nothing = rx.recv_timeout(Duration::from_secs(1)).await;
+    /// assert_eq!(nothing, Err(herd::queue::RecvError::TimedOut));
+    /// # }
+    /// ```
+    pub async fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
+        tokio::time::timeout(timeout, self.recv())
+            .await
+            .unwrap_or(Err(RecvError::TimedOut))
+    }
+
+    /// Waits on this thread for an item. For threads, not async code.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = herd::queue::bounded(1);
+    /// std::thread::spawn(move || tx.send_blocking(3).unwrap());
+    /// assert_eq!(rx.recv_blocking(), Ok(3));
+    /// ```
+    pub fn recv_blocking(&self) -> Result<T, RecvError> {
+        self.recv_blocking_until(None)
+    }
+
+    /// As [`recv_blocking`](Receiver::recv_blocking), waiting at most
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::TimedOut`], or as [`recv`](Receiver::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (_tx, rx) = herd::queue::bounded::<u8>(1);
+    /// let nothing = rx.recv_blocking_timeout(Duration::from_millis(10));
+    /// assert_eq!(nothing, Err(herd::queue::RecvError::TimedOut));
+    /// ```
+    pub fn recv_blocking_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
+        self.recv_blocking_until(Some(Instant::now() + timeout))
+    }
+
+    fn recv_blocking_until(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
+        let shared = &*self.shared;
+        let mut key = None;
+        loop {
+            match shared.try_recv() {
+                Err(RecvError::Empty) => {}
+                done => {
+                    if let Some(key) = key {
+                        shared.takers.leave(key);
+                    }
+                    return done;
+                }
+            }
+            match key {
+                None => key = Some(shared.takers.register(Wake::this_thread())),
+                Some(waiting) => {
+                    if !shared.takers.is_waiting(waiting) {
+                        shared.takers.leave(waiting);
+                        key = None;
+                        continue;
+                    }
+                    if !park(deadline) {
+                        if shared.takers.leave(waiting) {
+                            shared.takers.notify_one();
+                        }
+                        return Err(RecvError::TimedOut);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for an item wrapped in a guard that marks it done when
+    /// dropped, for [`Sender::join`]: a worker that panics or returns early
+    /// still marks its item done, so `join` cannot hang on it.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Receiver::recv).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`recv`](Receiver::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (tx, rx) = herd::queue::bounded(1);
+    /// tx.send(2).await.unwrap();
+    /// let mut job = rx.recv_tracked().await.unwrap();
+    /// *job *= 10;
+    /// assert_eq!(*job, 20);
+    /// drop(job);
+    /// tx.join().await.unwrap();
+    /// # }
+    /// ```
+    pub async fn recv_tracked(&self) -> Result<Tracked<T>, RecvError> {
+        let item = self.recv().await?;
+        Ok(Tracked {
+            item,
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// Marks one received item done, for [`Sender::join`], as
+    /// `asyncio.Queue.task_done`.
+    ///
+    /// # Panics
+    ///
+    /// If called more times than items were sent: that is a bug in the
+    /// caller's accounting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (tx, rx) = herd::queue::bounded(1);
+    /// tx.send(1).await.unwrap();
+    /// let _one = rx.recv().await.unwrap();
+    /// rx.done();
+    /// tx.join().await.unwrap();
+    /// # }
+    /// ```
+    pub fn done(&self) {
+        self.shared.finished(1);
+    }
+
+    /// As [`Sender::join`].
+    ///
+    /// # Errors
+    ///
+    /// Never [`Abandoned`] while this receiver lives.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (_tx, rx) = herd::queue::bounded::<u8>(1);
+    /// rx.join().await.unwrap(); // nothing was sent
+    /// # }
+    /// ```
+    pub fn join(&self) -> Join<'_, T> {
+        Join {
+            shared: &self.shared,
+            key: None,
+        }
+    }
+
+    /// As [`Sender::close`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = herd::queue::bounded::<u8>(1);
+    /// rx.close();
+    /// assert!(tx.try_send(1).is_err());
+    /// ```
+    pub fn close(&self) -> bool {
+        self.shared.close()
+    }
+
+    /// Items queued now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = herd::queue::bounded(2);
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.shared.items.len()
+    }
+
+    /// Whether nothing is queued now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = herd::queue::bounded::<u8>(2);
+    /// assert!(rx.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.shared.items.is_empty()
+    }
+
+    /// Whether the queue is closed (items may still be queued).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = herd::queue::bounded::<u8>(2);
+    /// drop(tx);
+    /// assert!(rx.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.items.is_closed()
+    }
+
+    /// What errors and diagnostics call this queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (_tx, rx) = herd::queue::bounded::<u8>(1);
+    /// assert_eq!(rx.resource().kind(), "Queue");
+    /// ```
+    pub fn resource(&self) -> &Resource {
+        &self.shared.resource
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.shared.receivers.fetch_add(1, Ordering::Relaxed);
+        Receiver {
+            shared: self.shared.clone(),
+            next: None,
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.next.take()
+            && self.shared.takers.leave(key)
+        {
+            self.shared.takers.notify_one();
+        }
+        if self.shared.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Closing also wakes `join` callers, to learn nobody will
+            // finish the work.
+            self.shared.close();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("resource", &self.shared.resource)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Polls for an item: the one loop behind `recv` and the `Stream`.
+fn poll_recv<T>(
+    shared: &Shared<T>,
+    key: &mut Option<usize>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, RecvError>> {
+    loop {
+        match shared.try_recv() {
+            Err(RecvError::Empty) => {}
+            done => {
+                if let Some(key) = key.take() {
+                    shared.takers.leave(key);
+                }
+                return Poll::Ready(done);
+            }
+        }
+        match *key {
+            None => *key = Some(shared.takers.register(Wake::Task(cx.waker().clone()))),
+            Some(waiting) => {
+                if shared.takers.still_waiting(waiting, cx.waker()) {
+                    return Poll::Pending;
+                }
+                *key = None;
+            }
+        }
+    }
+}
+
+impl<T> Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        poll_recv(&this.shared, &mut this.next, cx).map(Result::ok)
+    }
+}
+
+/// The future of [`Receiver::recv`].
+///
+/// # Cancel safety
+///
+/// Cancel-safe: it takes an item only when it completes; a wake-up it
+/// received passes to the next waiting receiver.
+#[must_use = "futures do nothing unless polled"]
+pub struct RecvFuture<'a, T> {
+    shared: &'a Shared<T>,
+    key: Option<usize>,
+}
+
+impl<T> Future for RecvFuture<'_, T> {
+    type Output = Result<T, RecvError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        poll_recv(this.shared, &mut this.key, cx)
+    }
+}
+
+impl<T> Drop for RecvFuture<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take()
+            && self.shared.takers.leave(key)
+        {
+            // Woken for an item it will not take: wake another receiver.
+            self.shared.takers.notify_one();
+        }
+    }
+}
+
+impl<T> fmt::Debug for RecvFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvFuture").finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Sender::join`] and [`Receiver::join`].
+///
+/// # Cancel safety
+///
+/// Dropping it changes nothing.
+#[must_use = "futures do nothing unless polled"]
+pub struct Join<'a, T> {
+    shared: &'a Shared<T>,
+    key: Option<usize>,
+}
+
+impl<T> Future for Join<'_, T> {
+    type Output = Result<(), Abandoned>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let polled = this.shared.poll_join(&mut this.key, cx);
+        if polled.is_ready()
+            && let Some(key) = this.key.take()
+        {
+            this.shared.joiners.leave(key);
+        }
+        polled
+    }
+}
+
+impl<T> Drop for Join<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.shared.joiners.leave(key);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Join<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Join").finish_non_exhaustive()
+    }
+}
+
+/// An item from [`Receiver::recv_tracked`]; marks it done when dropped.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (tx, rx) = herd::queue::bounded(1);
+/// tx.send(String::from("job")).await.unwrap();
+/// let job = rx.recv_tracked().await.unwrap();
+/// assert_eq!(job.len(), 3);
+/// # }
+/// ```
+#[clippy::has_significant_drop]
+pub struct Tracked<T> {
+    item: T,
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Deref for Tracked<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.item
+    }
+}
+
+impl<T> DerefMut for Tracked<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.item
+    }
+}
+
+impl<T> Drop for Tracked<T> {
+    fn drop(&mut self) {
+        self.shared.finished(1);
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Tracked<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.item, f)
+    }
+}
