@@ -60,6 +60,8 @@
 //! ```
 
 mod channel;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod wait_set;
 
 pub use channel::{

@@ -1,0 +1,283 @@
+//! `herd::queue` behaviour: every policy, every close path, the work
+//! accounting, cancellation. Timing runs on tokio's paused clock.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures::StreamExt;
+use herd::queue::{Abandoned, Builder, Overflow, RecvError, SendError, Sent, bounded};
+
+fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+#[tokio::test]
+async fn items_come_out_in_order() {
+    let (tx, rx) = bounded(8);
+    for n in 0..8 {
+        assert_eq!(tx.send(n).await, Ok(Sent::Queued));
+    }
+    for n in 0..8 {
+        assert_eq!(rx.recv().await, Ok(n));
+    }
+}
+
+#[tokio::test]
+async fn block_policy_makes_the_sender_wait_for_room() {
+    let (tx, rx) = bounded(1);
+    tx.send(1).await.unwrap();
+    let mut second = tx.send(2);
+    assert!(
+        poll_once(&mut second).is_pending(),
+        "full: the sender waits"
+    );
+    assert_eq!(rx.recv().await, Ok(1));
+    assert_eq!(poll_once(&mut second), Poll::Ready(Ok(Sent::Queued)));
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
+#[tokio::test]
+async fn drop_oldest_hands_the_evicted_item_back() {
+    let (tx, rx) = Builder::new(2).overflow(Overflow::DropOldest).build();
+    tx.send(1).await.unwrap();
+    tx.send(2).await.unwrap();
+    assert_eq!(tx.send(3).await, Ok(Sent::Evicted(1)));
+    assert_eq!(tx.send_blocking(4), Ok(Sent::Evicted(2)));
+    assert_eq!(rx.recv().await, Ok(3));
+    assert_eq!(rx.recv().await, Ok(4));
+}
+
+#[tokio::test]
+async fn drop_newest_hands_the_new_item_back() {
+    let (tx, rx) = Builder::new(1).overflow(Overflow::DropNewest).build();
+    tx.send(1).await.unwrap();
+    assert_eq!(tx.send(2).await, Ok(Sent::Dropped(2)));
+    assert_eq!(rx.recv().await, Ok(1));
+    assert_eq!(rx.try_recv(), Err(RecvError::Empty));
+}
+
+#[tokio::test]
+async fn reject_fails_with_the_item() {
+    let (tx, rx) = Builder::new(1).overflow(Overflow::Reject).build();
+    tx.send(1).await.unwrap();
+    let err = tx.send(2).await.unwrap_err();
+    assert_eq!(err, SendError::Full(2));
+    assert_eq!(err.to_string(), "the queue is full");
+    assert_eq!(rx.recv().await, Ok(1));
+}
+
+#[tokio::test]
+async fn close_wakes_blocked_senders_with_their_items_and_receivers_drain() {
+    let (tx, rx) = bounded(1);
+    tx.send(1).await.unwrap();
+    let waiting: Vec<_> = (2..5)
+        .map(|n| {
+            let tx = tx.clone();
+            tokio::spawn(async move { tx.send(n).await })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    assert!(rx.close());
+    for (n, sender) in (2..5).zip(waiting) {
+        assert_eq!(sender.await.unwrap(), Err(SendError::Closed(n)));
+    }
+    assert_eq!(rx.recv().await, Ok(1), "buffered items still drain");
+    assert_eq!(rx.recv().await, Err(RecvError::Closed));
+    assert_eq!(rx.recv().await, Err(RecvError::Closed), "and stays closed");
+}
+
+#[tokio::test]
+async fn the_last_sender_dropped_ends_the_stream() {
+    let (tx, rx) = bounded(4);
+    let other = tx.clone();
+    tx.send(1).await.unwrap();
+    drop(tx);
+    other.send(2).await.unwrap();
+    assert!(!rx.is_closed(), "one sender is left");
+    drop(other);
+    assert_eq!(rx.collect::<Vec<_>>().await, [1, 2]);
+}
+
+#[tokio::test]
+async fn a_receiver_waiting_on_an_empty_queue_sees_the_close() {
+    let (tx, rx) = bounded::<u8>(1);
+    let waiter = tokio::spawn(async move { rx.recv().await });
+    tokio::task::yield_now().await;
+    drop(tx);
+    assert_eq!(waiter.await.unwrap(), Err(RecvError::Closed));
+}
+
+#[tokio::test]
+async fn the_last_receiver_dropped_fails_sends_with_the_item() {
+    let (tx, rx) = bounded(1);
+    tx.send(1).await.unwrap();
+    let mut blocked = tx.send(2);
+    assert!(poll_once(&mut blocked).is_pending());
+    drop(rx);
+    assert_eq!(
+        poll_once(&mut blocked),
+        Poll::Ready(Err(SendError::Closed(2)))
+    );
+    assert_eq!(tx.try_send(3), Err(SendError::Closed(3)));
+    assert!(tx.is_closed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn timeouts_return_the_item_and_leave_the_line() {
+    let (tx, rx) = bounded(1);
+    tx.send(1).await.unwrap();
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        tx.send_timeout(2, Duration::from_millis(300)).await,
+        Err(SendError::TimedOut(2))
+    );
+    assert_eq!(started.elapsed(), Duration::from_millis(300));
+    assert_eq!(rx.recv().await, Ok(1));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(1)).await,
+        Err(RecvError::TimedOut)
+    );
+    // The timed-out sender is not in line: a new send goes straight in.
+    assert_eq!(tx.try_send(3), Ok(Sent::Queued));
+}
+
+#[tokio::test]
+async fn a_dropped_receive_passes_its_wake_up_on() {
+    let (tx, rx) = bounded(4);
+    let mut first = rx.recv();
+    let mut second = rx.recv();
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut second).is_pending());
+    tx.try_send(1).unwrap(); // wakes `first`, which never looks
+    drop(first);
+    assert_eq!(
+        poll_once(&mut second),
+        Poll::Ready(Ok(1)),
+        "nothing stranded"
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_send_loses_nothing_else() {
+    let (tx, rx) = bounded(1);
+    tx.send(1).await.unwrap();
+    let mut first = tx.send(2);
+    let mut second = tx.send(3);
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut second).is_pending());
+    assert_eq!(rx.recv().await, Ok(1)); // wakes `first`
+    drop(first); // which gives up: its wake-up goes to `second`
+    assert_eq!(poll_once(&mut second), Poll::Ready(Ok(Sent::Queued)));
+    assert_eq!(rx.recv().await, Ok(3));
+}
+
+#[tokio::test]
+async fn join_waits_for_every_item_to_be_done() {
+    let (tx, rx) = bounded(4);
+    tx.send(1).await.unwrap();
+    tx.send(2).await.unwrap();
+    let mut join = tx.join();
+    assert!(poll_once(&mut join).is_pending());
+    let first = rx.recv_tracked().await.unwrap();
+    let _second = rx.recv().await.unwrap();
+    drop(first);
+    assert!(poll_once(&mut join).is_pending(), "one is still unfinished");
+    rx.done();
+    assert_eq!(poll_once(&mut join), Poll::Ready(Ok(())));
+}
+
+#[tokio::test]
+async fn a_panicking_worker_still_marks_its_item_done() {
+    let (tx, rx) = bounded(4);
+    tx.send(1).await.unwrap();
+    let worker = tokio::spawn(async move {
+        let _job = rx.recv_tracked().await.unwrap();
+        panic!("worker crashed");
+    });
+    assert!(worker.await.unwrap_err().is_panic());
+    // The receiver died with the worker, but the item had been marked done.
+    assert_eq!(tx.join().await, Ok(()));
+}
+
+#[tokio::test]
+async fn join_fails_when_every_receiver_is_gone_with_work_left() {
+    let (tx, rx) = bounded(4);
+    tx.send(1).await.unwrap();
+    tx.send(2).await.unwrap();
+    let _ = rx.recv().await.unwrap();
+    drop(rx);
+    assert_eq!(tx.join().await, Err(Abandoned { unfinished: 2 }));
+}
+
+#[tokio::test]
+async fn evicted_and_dropped_items_do_not_count_as_work() {
+    let (tx, rx) = Builder::new(1).overflow(Overflow::DropOldest).build();
+    tx.send(1).await.unwrap();
+    assert_eq!(tx.send(2).await, Ok(Sent::Evicted(1)));
+    let _ = rx.recv().await.unwrap();
+    rx.done();
+    assert_eq!(tx.join().await, Ok(()), "the evicted item was never owed");
+}
+
+#[test]
+#[should_panic(expected = "done() called more times than items were sent")]
+fn too_many_dones_is_a_bug_caught_loudly() {
+    let (_tx, rx) = bounded::<u8>(1);
+    rx.done();
+}
+
+#[test]
+#[should_panic(expected = "a queue needs a capacity of at least 1, got 0")]
+fn a_zero_capacity_is_refused() {
+    let _ = bounded::<u8>(0);
+}
+
+#[test]
+fn threads_and_tasks_share_one_queue() {
+    let (tx, rx) = bounded(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let producer = runtime.spawn({
+        let tx = tx.clone();
+        async move {
+            for n in 0..1_000u64 {
+                tx.send(n).await.unwrap();
+            }
+        }
+    });
+    let thread = std::thread::spawn({
+        let tx = tx.clone();
+        move || {
+            for n in 1_000..2_000u64 {
+                tx.send_blocking(n).unwrap();
+            }
+        }
+    });
+    drop(tx);
+    let mut total = 0;
+    while let Ok(n) = rx.recv_blocking() {
+        total += n;
+    }
+    thread.join().unwrap();
+    runtime.block_on(producer).unwrap();
+    assert_eq!(total, (0..2_000).sum::<u64>());
+}
+
+#[test]
+fn blocking_timeouts_return_the_item() {
+    let (tx, rx) = bounded(1);
+    tx.send_blocking(1).unwrap();
+    assert_eq!(
+        tx.send_blocking_timeout(2, Duration::from_millis(10)),
+        Err(SendError::TimedOut(2))
+    );
+    assert_eq!(rx.recv_blocking_timeout(Duration::from_millis(10)), Ok(1));
+    assert_eq!(
+        rx.recv_blocking_timeout(Duration::from_millis(10)),
+        Err(RecvError::TimedOut)
+    );
+}
