@@ -281,3 +281,64 @@ fn blocking_timeouts_return_the_item() {
         Err(RecvError::TimedOut)
     );
 }
+
+// ---- priority queue ---------------------------------------------------------
+
+#[tokio::test]
+async fn priorities_come_out_highest_first_and_equals_in_arrival_order() {
+    let (tx, rx) = Builder::new(64)
+        .priority_by(|a: &(u8, u32), b| a.0.cmp(&b.0))
+        .build();
+    // Many equal priorities, interleaved: the heap must not reorder them.
+    for seq in 0..60u32 {
+        tx.send(((seq % 3) as u8, seq)).await.unwrap();
+    }
+    drop(tx);
+    let out: Vec<_> = rx.collect().await;
+    for level in [2u8, 1, 0] {
+        let seqs: Vec<_> = out
+            .iter()
+            .filter(|(p, _)| *p == level)
+            .map(|(_, s)| *s)
+            .collect();
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "FIFO among equals at {level}"
+        );
+    }
+    let levels: Vec<_> = out.iter().map(|(p, _)| *p).collect();
+    assert!(levels.windows(2).all(|w| w[0] >= w[1]), "highest first");
+}
+
+#[tokio::test]
+async fn a_full_priority_queue_blocks_and_closes_like_any_queue() {
+    let (tx, rx) = Builder::new(1).priority::<u32>().build();
+    tx.send(1).await.unwrap();
+    let mut blocked = tx.send(5);
+    assert!(poll_once(&mut blocked).is_pending());
+    rx.close();
+    assert_eq!(
+        poll_once(&mut blocked),
+        Poll::Ready(Err(SendError::Closed(5)))
+    );
+    assert_eq!(rx.recv().await, Ok(1));
+    assert_eq!(rx.recv().await, Err(RecvError::Closed));
+}
+
+#[tokio::test]
+async fn drop_oldest_on_priorities_evicts_what_would_come_out_last() {
+    let (tx, rx) = Builder::new(2)
+        .overflow(Overflow::DropOldest)
+        .priority::<u32>()
+        .build();
+    tx.send(5).await.unwrap();
+    tx.send(3).await.unwrap();
+    assert_eq!(tx.send(9).await, Ok(Sent::Evicted(3)), "the lowest goes");
+    assert_eq!(
+        tx.send(1).await,
+        Ok(Sent::Evicted(1)),
+        "a newcomer that is lowest goes itself"
+    );
+    assert_eq!(rx.recv().await, Ok(9));
+    assert_eq!(rx.recv().await, Ok(5));
+}

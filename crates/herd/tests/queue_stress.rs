@@ -24,7 +24,13 @@ fn every_item_once(received: Vec<Vec<usize>>, returned: Vec<Vec<usize>>) {
 }
 
 async fn run(overflow: Overflow, close_after: usize) -> (usize, usize) {
-    let (tx, rx) = Builder::new(1024).overflow(overflow).build::<usize>();
+    run_on(Builder::new(1024).overflow(overflow).build(), close_after).await
+}
+
+async fn run_on(
+    (tx, rx): (herd::queue::Sender<usize>, herd::queue::Receiver<usize>),
+    close_after: usize,
+) -> (usize, usize) {
     let taken = Arc::new(AtomicUsize::new(0));
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|p| {
@@ -97,6 +103,14 @@ async fn drop_oldest_under_contention_hands_back_every_eviction() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reject_under_contention_hands_back_every_refusal() {
     run(Overflow::Reject, usize::MAX).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_priority_queue_under_contention_loses_nothing() {
+    let queue = Builder::new(1024)
+        .priority_by(|a: &usize, b| (a % 7).cmp(&(b % 7)))
+        .build();
+    run_on(queue, ITEMS / 2).await;
 }
 
 #[test]

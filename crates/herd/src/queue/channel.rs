@@ -8,9 +8,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use concurrent_queue::{ConcurrentQueue, ForcePushError, PopError, PushError};
+use std::cmp::Ordering as Order;
+
+use concurrent_queue::{ForcePushError, PopError, PushError};
 use futures_util::Stream;
 
+use super::store::Store;
 use super::wait_set::WaitSet;
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::sync::Resource;
@@ -55,7 +58,6 @@ pub enum Overflow {
 /// assert_eq!(tx.try_send("a"), Ok(herd::queue::Sent::Queued));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[must_use = "a send may hand an item back"]
 pub enum Sent<T> {
     /// The item is in the queue.
     Queued,
@@ -195,7 +197,7 @@ impl fmt::Display for Abandoned {
 impl std::error::Error for Abandoned {}
 
 struct Shared<T> {
-    items: ConcurrentQueue<T>,
+    items: Store<T>,
     overflow: Overflow,
     resource: Resource,
     /// Receivers waiting for an item.
@@ -357,6 +359,28 @@ pub struct Builder {
     name: Option<Arc<str>>,
 }
 
+/// A [`Builder`] for a priority queue: the same queue, but items come out
+/// highest first, and first in first out among equals.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, rx) = herd::queue::Builder::new(8)
+///     .priority_by(|a: &(u8, &str), b| a.0.cmp(&b.0))
+///     .build();
+/// tx.try_send((1, "low")).unwrap();
+/// tx.try_send((9, "urgent")).unwrap();
+/// tx.try_send((1, "low, later")).unwrap();
+/// assert_eq!(rx.try_recv().unwrap().1, "urgent");
+/// assert_eq!(rx.try_recv().unwrap().1, "low");
+/// assert_eq!(rx.try_recv().unwrap().1, "low, later");
+/// ```
+#[derive(Debug)]
+pub struct PriorityBuilder<T> {
+    base: Builder,
+    order: fn(&T, &T) -> Order,
+}
+
 impl Builder {
     /// A queue of `capacity` items, blocking when full, unnamed.
     ///
@@ -411,6 +435,45 @@ impl Builder {
         self
     }
 
+    /// Makes it a priority queue of `T: Ord`: the greatest item comes out
+    /// first; equal items in the order they were sent.
+    ///
+    /// Under [`Overflow::DropOldest`] a full priority queue evicts the item
+    /// that would come out last (the lowest, the newest among equals); if
+    /// that is the new item itself, it comes back as [`Sent::Evicted`] too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = herd::queue::Builder::new(4).priority::<u32>().build();
+    /// for n in [3, 7, 5] {
+    ///     tx.try_send(n).unwrap();
+    /// }
+    /// assert_eq!(rx.try_recv(), Ok(7));
+    /// ```
+    pub fn priority<T: Ord>(self) -> PriorityBuilder<T> {
+        self.priority_by(T::cmp)
+    }
+
+    /// Makes it a priority queue ordered by `order`: an item for which
+    /// `order(item, other)` is `Greater` comes out first; equal items in
+    /// the order they were sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Shortest job first.
+    /// let (tx, rx) = herd::queue::Builder::new(4)
+    ///     .priority_by(|a: &String, b| b.len().cmp(&a.len()))
+    ///     .build();
+    /// tx.try_send("long job".to_string()).unwrap();
+    /// tx.try_send("job".to_string()).unwrap();
+    /// assert_eq!(rx.try_recv().unwrap(), "job");
+    /// ```
+    pub fn priority_by<T>(self, order: fn(&T, &T) -> Order) -> PriorityBuilder<T> {
+        PriorityBuilder { base: self, order }
+    }
+
     /// Makes the queue: one sender and one receiver, each cloneable.
     ///
     /// # Examples
@@ -421,8 +484,13 @@ impl Builder {
     /// assert_eq!(rx.try_recv(), Ok('x'));
     /// ```
     pub fn build<T>(self) -> (Sender<T>, Receiver<T>) {
+        let items = Store::fifo(self.capacity);
+        self.assemble(items)
+    }
+
+    fn assemble<T>(self, items: Store<T>) -> (Sender<T>, Receiver<T>) {
         let shared = Arc::new(Shared {
-            items: ConcurrentQueue::bounded(self.capacity),
+            items,
             overflow: self.overflow,
             resource: Resource::new("Queue", self.name),
             takers: WaitSet::new(),
@@ -438,6 +506,25 @@ impl Builder {
             },
             Receiver { shared, next: None },
         )
+    }
+}
+
+impl<T> PriorityBuilder<T> {
+    /// Makes the priority queue: one sender and one receiver, each
+    /// cloneable, with the face and close rules of every herd queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = herd::queue::Builder::new(2).priority::<u8>().build();
+    /// tx.try_send(1).unwrap();
+    /// drop(tx);
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// assert_eq!(rx.try_recv(), Err(herd::queue::RecvError::Closed));
+    /// ```
+    pub fn build(self) -> (Sender<T>, Receiver<T>) {
+        let items = Store::priority(self.base.capacity, self.order);
+        self.base.assemble(items)
     }
 }
 
@@ -706,7 +793,7 @@ impl<T> Sender<T> {
     /// assert!(tx.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.shared.items.is_empty()
+        self.shared.items.len() == 0
     }
 
     /// The most items the queue holds.
@@ -718,10 +805,7 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.capacity(), 4);
     /// ```
     pub fn capacity(&self) -> usize {
-        self.shared
-            .items
-            .capacity()
-            .expect("herd queues are bounded")
+        self.shared.items.capacity()
     }
 
     /// Whether the queue is closed.
@@ -1137,7 +1221,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.shared.items.is_empty()
+        self.shared.items.len() == 0
     }
 
     /// Whether the queue is closed (items may still be queued).

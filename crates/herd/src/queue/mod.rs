@@ -12,6 +12,10 @@
 //! then fail at once with their items; receivers drain what is queued and
 //! then get [`RecvError::Closed`], which is never confused with an item.
 //!
+//! A priority queue has the same face: [`Builder::priority`] (or
+//! [`Builder::priority_by`]) makes one whose greatest items come out first,
+//! and equal ones first in first out.
+//!
 //! For work accounting as in `asyncio.Queue`, [`Sender::join`] waits until
 //! every item sent has been marked done, by [`Receiver::recv_tracked`]'s
 //! guard (which marks it even if the worker panics) or [`Receiver::done`].
@@ -62,9 +66,10 @@
 mod channel;
 #[cfg(all(test, loom))]
 mod loom_tests;
+mod store;
 mod wait_set;
 
 pub use channel::{
-    Abandoned, Builder, Join, Overflow, Receiver, RecvError, RecvFuture, SendError, SendFuture,
-    Sender, Sent, Tracked, bounded,
+    Abandoned, Builder, Join, Overflow, PriorityBuilder, Receiver, RecvError, RecvFuture,
+    SendError, SendFuture, Sender, Sent, Tracked, bounded,
 };
