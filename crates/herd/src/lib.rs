@@ -22,6 +22,7 @@
 //! | a budget: connections, memory, a resizable limit | [`sync::Semaphore`] |
 //! | a signal: ready, shut down, new work | [`sync::Event`], [`sync::Notify`], or a [`task::CancelToken`] to stop work |
 //! | a value made once (a client, a config) | [`sync::OnceCell`] |
+//! | a stream of work from producers to consumers, with backpressure | [`queue::bounded`], or [`queue::Builder`] for drop-oldest, drop-newest, reject, or priorities |
 //!
 //! # Error handling in a group
 //!
