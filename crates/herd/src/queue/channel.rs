@@ -14,7 +14,7 @@ use concurrent_queue::{ForcePushError, PopError, PushError};
 use futures_util::Stream;
 
 use super::store::Store;
-use super::wait_set::WaitSet;
+use super::wait_set::{Backoff, WaitSet};
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::sync::Resource;
 use crate::sync::line::{Wake, park};
@@ -688,6 +688,7 @@ impl<T> Sender<T> {
     ) -> Result<Sent<T>, SendError<T>> {
         let shared = &*self.shared;
         let mut key = None;
+        let mut backoff = Backoff::new();
         loop {
             match shared.try_send(item) {
                 Ok(sent) => {
@@ -697,6 +698,9 @@ impl<T> Sender<T> {
                     return sent;
                 }
                 Err(back) => item = back,
+            }
+            if key.is_none() && backoff.snooze() {
+                continue;
             }
             match key {
                 None => key = Some(shared.givers.register(Wake::this_thread())),
@@ -1077,6 +1081,7 @@ impl<T> Receiver<T> {
     fn recv_blocking_until(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
         let shared = &*self.shared;
         let mut key = None;
+        let mut backoff = Backoff::new();
         loop {
             match shared.try_recv() {
                 Err(RecvError::Empty) => {}
@@ -1086,6 +1091,9 @@ impl<T> Receiver<T> {
                     }
                     return done;
                 }
+            }
+            if key.is_none() && backoff.snooze() {
+                continue;
             }
             match key {
                 None => key = Some(shared.takers.register(Wake::this_thread())),

@@ -9,7 +9,9 @@
 
 use std::task::Waker;
 
-use crate::loom::atomic::{AtomicUsize, Ordering, fence};
+#[cfg(not(all(any(target_arch = "x86", target_arch = "x86_64"), not(loom))))]
+use crate::loom::atomic::fence;
+use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::{Mutex, lock};
 use crate::sync::line::{Line, Wake, Wakes};
 
@@ -36,7 +38,7 @@ impl WaitSet {
             self.waiting.fetch_add(1, Ordering::SeqCst);
             key
         };
-        fence(Ordering::SeqCst);
+        full_fence();
         key
     }
 
@@ -73,7 +75,7 @@ impl WaitSet {
 
     /// Wakes the longest waiter, if any. Call after changing the queue.
     pub(crate) fn notify_one(&self) {
-        fence(Ordering::SeqCst);
+        full_fence();
         if self.waiting.load(Ordering::SeqCst) == 0 {
             return;
         }
@@ -95,7 +97,7 @@ impl WaitSet {
 
     /// Wakes every waiter.
     pub(crate) fn notify_all(&self) {
-        fence(Ordering::SeqCst);
+        full_fence();
         if self.waiting.load(Ordering::SeqCst) == 0 {
             return;
         }
@@ -106,5 +108,55 @@ impl WaitSet {
             self.waiting.store(0, Ordering::SeqCst);
         }
         wakes.wake_all();
+    }
+}
+
+/// A `SeqCst` fence. On x86 a locked read-modify-write is one, and costs
+/// less than `mfence`, which every send and receive would otherwise pay;
+/// elsewhere, and under loom, the fence itself.
+#[inline]
+fn full_fence() {
+    #[cfg(all(any(target_arch = "x86", target_arch = "x86_64"), not(loom)))]
+    {
+        let dummy = AtomicUsize::new(0);
+        let _ = dummy.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    #[cfg(not(all(any(target_arch = "x86", target_arch = "x86_64"), not(loom))))]
+    fence(Ordering::SeqCst);
+}
+
+/// How long a blocked thread tries again before it joins the line and
+/// parks: a few rounds of spinning, then of yielding the core. Another
+/// thread usually makes room or sends within that time, and a park and
+/// wake-up cost microseconds each. None under loom.
+pub(crate) struct Backoff(u32);
+
+#[cfg(not(loom))]
+const SPIN_ROUNDS: u32 = 6;
+#[cfg(not(loom))]
+const YIELD_ROUNDS: u32 = 10;
+#[cfg(loom)]
+const SPIN_ROUNDS: u32 = 0;
+#[cfg(loom)]
+const YIELD_ROUNDS: u32 = 0;
+
+impl Backoff {
+    pub(crate) fn new() -> Self {
+        Backoff(0)
+    }
+
+    /// Waits a little; `false` once it is time to park instead.
+    pub(crate) fn snooze(&mut self) -> bool {
+        if self.0 < SPIN_ROUNDS {
+            for _ in 0..1u32 << self.0 {
+                std::hint::spin_loop();
+            }
+        } else if self.0 < SPIN_ROUNDS + YIELD_ROUNDS {
+            std::thread::yield_now();
+        } else {
+            return false;
+        }
+        self.0 += 1;
+        true
     }
 }
