@@ -576,6 +576,7 @@ impl<T> Sender<T> {
             shared: &self.shared,
             item: Some(item),
             key: None,
+            yielded: false,
         }
     }
 
@@ -875,6 +876,9 @@ pub struct SendFuture<'a, T> {
     shared: &'a Shared<T>,
     item: Option<T>,
     key: Option<usize>,
+    /// Found the queue full once and let other tasks run before joining
+    /// the line.
+    yielded: bool,
 }
 
 impl<T> SendFuture<'_, T> {
@@ -911,6 +915,14 @@ impl<T> Future for SendFuture<'_, T> {
                     return Poll::Ready(sent);
                 }
                 Err(item) => this.item = Some(item),
+            }
+            if this.key.is_none() && !this.yielded {
+                // Full: a receiver on another worker is usually making
+                // room right now. Let it, once, before paying for a place
+                // in line and a wake-up.
+                this.yielded = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             match this.key {
                 None => this.key = Some(shared.givers.register(Wake::Task(cx.waker().clone()))),
