@@ -871,6 +871,19 @@ impl<T> fmt::Debug for Sender<T> {
 ///
 /// Dropping it drops the item unsent and gives up its place in line; a
 /// wake-up it received passes to the next waiting sender.
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+///
+/// let (tx, rx) = herd::queue::bounded(1);
+/// tx.try_send(1).unwrap();
+/// let mut send = tx.send(2);
+/// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(std::pin::Pin::new(&mut send).poll(&mut cx).is_pending(), "full");
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// assert!(std::pin::Pin::new(&mut send).poll(&mut cx).is_ready());
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct SendFuture<'a, T> {
     shared: &'a Shared<T>,
@@ -1347,6 +1360,19 @@ impl<T> Stream for Receiver<T> {
 ///
 /// Cancel-safe: it takes an item only when it completes; a wake-up it
 /// received passes to the next waiting receiver.
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+///
+/// let (tx, rx) = herd::queue::bounded(1);
+/// let mut recv = rx.recv();
+/// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(std::pin::Pin::new(&mut recv).poll(&mut cx).is_pending());
+/// drop(recv); // took nothing
+/// tx.try_send(5).unwrap();
+/// assert_eq!(rx.try_recv(), Ok(5));
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct RecvFuture<'a, T> {
     shared: &'a Shared<T>,
@@ -1384,6 +1410,20 @@ impl<T> fmt::Debug for RecvFuture<'_, T> {
 /// # Cancel safety
 ///
 /// Dropping it changes nothing.
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+///
+/// let (tx, rx) = herd::queue::bounded(1);
+/// tx.try_send(1).unwrap();
+/// let mut join = tx.join();
+/// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(std::pin::Pin::new(&mut join).poll(&mut cx).is_pending());
+/// let _ = rx.try_recv();
+/// rx.done();
+/// assert!(std::pin::Pin::new(&mut join).poll(&mut cx).is_ready());
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Join<'a, T> {
     shared: &'a Shared<T>,

@@ -307,6 +307,19 @@ impl fmt::Debug for Barrier {
 /// # Cancel safety
 ///
 /// Dropping it before its round completes takes back its arrival.
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+///
+/// let pair = herd::sync::Barrier::new(2);
+/// let mut first = pair.wait();
+/// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(std::pin::Pin::new(&mut first).poll(&mut cx).is_pending());
+/// drop(first); // gives up: its arrival is taken back
+/// let mut again = pair.wait();
+/// assert!(std::pin::Pin::new(&mut again).poll(&mut cx).is_pending(), "one of two arrived");
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct BarrierWait<'a> {
     barrier: &'a Barrier,

@@ -280,6 +280,18 @@ impl fmt::Debug for Event {
 /// # Cancel safety
 ///
 /// Dropping it removes the waiter; nothing else changes.
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+///
+/// let event = herd::sync::Event::new();
+/// let mut wait = event.wait();
+/// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(std::pin::Pin::new(&mut wait).poll(&mut cx).is_pending());
+/// event.set();
+/// assert!(std::pin::Pin::new(&mut wait).poll(&mut cx).is_ready());
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct EventWait<'a> {
     event: &'a Event,

@@ -341,6 +341,20 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
 ///
 /// Dropping it gives up its place in line; a lock handed to it meanwhile
 /// passes to the next waiter.
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+///
+/// let lock = herd::sync::Mutex::new(0);
+/// let held = lock.try_lock().unwrap();
+/// let mut waiting = lock.lock();
+/// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(std::pin::Pin::new(&mut waiting).poll(&mut cx).is_pending());
+/// drop(held); // hands the lock to `waiting`...
+/// drop(waiting); // ...which gives it up: it passes on
+/// assert!(lock.try_lock().is_some());
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Lock<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,

@@ -345,6 +345,21 @@ impl fmt::Debug for Notify {
 ///
 /// Dropping it removes the waiter; a `notify_one` it received but never
 /// saw passes to the next waiter.
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+///
+/// let notify = herd::sync::Notify::new();
+/// let mut picked = notify.notified();
+/// let mut next = notify.notified();
+/// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(std::pin::Pin::new(&mut picked).poll(&mut cx).is_pending());
+/// assert!(std::pin::Pin::new(&mut next).poll(&mut cx).is_pending());
+/// notify.notify_one(); // for `picked`, which is dropped unseen
+/// drop(picked);
+/// assert!(std::pin::Pin::new(&mut next).poll(&mut cx).is_ready(), "passed on");
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Notified<'a> {
     notify: &'a Notify,

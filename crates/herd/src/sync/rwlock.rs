@@ -462,6 +462,19 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for WriteGuard<'_, T> {
 /// # Cancel safety
 ///
 /// Dropping it gives up its place in line.
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+///
+/// let lock = herd::sync::RwLock::new(1);
+/// let writing = lock.try_write().unwrap();
+/// let mut read = lock.read();
+/// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(std::pin::Pin::new(&mut read).poll(&mut cx).is_pending());
+/// drop(writing);
+/// assert!(std::pin::Pin::new(&mut read).poll(&mut cx).is_ready());
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Read<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
@@ -492,6 +505,20 @@ impl<T: ?Sized> fmt::Debug for Read<'_, T> {
 ///
 /// Dropping it gives up its place in line; read permits set aside for it
 /// go to the waiters behind it.
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+///
+/// let lock = herd::sync::RwLock::new(1);
+/// let reading = lock.try_read().unwrap();
+/// let mut write = lock.write();
+/// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(std::pin::Pin::new(&mut write).poll(&mut cx).is_pending());
+/// drop(write); // a writer that gives up does not hold readers back
+/// assert!(lock.try_read().is_some());
+/// drop(reading);
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Write<'a, T: ?Sized> {
     lock: &'a RwLock<T>,

@@ -699,6 +699,20 @@ impl fmt::Debug for OwnedPermit {
 ///
 /// Dropping it gives up its place in line; permits set aside for it go to
 /// the next waiter.
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+///
+/// let pool = herd::sync::Semaphore::new(2);
+/// let one = pool.try_acquire().unwrap();
+/// let mut two = pool.acquire_many(2);
+/// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(std::pin::Pin::new(&mut two).poll(&mut cx).is_pending());
+/// drop(two); // the free permit it had set aside comes back
+/// assert_eq!(pool.available_permits(), 1);
+/// drop(one);
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct AcquireFuture<'a> {
     semaphore: &'a Semaphore,
@@ -737,6 +751,21 @@ impl Holder for Owner {
 /// # Cancel safety
 ///
 /// As [`AcquireFuture`].
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+///
+/// use std::sync::Arc;
+///
+/// let pool = Arc::new(herd::sync::Semaphore::new(1));
+/// let held = pool.try_acquire().unwrap();
+/// let mut owned = pool.clone().acquire_owned();
+/// let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// assert!(std::pin::Pin::new(&mut owned).poll(&mut cx).is_pending());
+/// drop(held);
+/// assert!(std::pin::Pin::new(&mut owned).poll(&mut cx).is_ready());
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct AcquireOwnedFuture {
     acquire: Acquire<Owner>,
