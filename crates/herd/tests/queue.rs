@@ -346,3 +346,19 @@ async fn drop_oldest_on_priorities_evicts_what_would_come_out_last() {
     assert_eq!(rx.recv().await, Ok(9));
     assert_eq!(rx.recv().await, Ok(5));
 }
+
+#[tokio::test]
+async fn join_fails_when_the_last_receiver_leaves_a_closed_queue() {
+    // Found in review: "send everything, close, join" must not hang if the
+    // workers die.
+    let (tx, rx) = bounded(4);
+    tx.send(1).await.unwrap();
+    tx.close();
+    let mut join = tx.join();
+    assert!(poll_once(&mut join).is_pending());
+    drop(rx);
+    assert_eq!(
+        poll_once(&mut join),
+        Poll::Ready(Err(Abandoned { unfinished: 1 }))
+    );
+}

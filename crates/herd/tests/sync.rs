@@ -717,3 +717,55 @@ fn once_cell_blocking_form_from_threads() {
     let values: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     assert!(values.iter().all(|v| *v == values[0]));
 }
+
+// ---- shrinking below what is owed or asked (found in review) ----------------
+
+#[tokio::test]
+async fn a_held_permit_forgotten_after_forget_permits_pays_the_debt() {
+    let pool = Semaphore::new(1);
+    let held = pool.try_acquire().unwrap();
+    assert_eq!(pool.forget_permits(1), 0, "the only permit is held");
+    held.forget(); // the permit that was owed disappears: nothing is owed now
+    assert_eq!(pool.capacity(), 0);
+    pool.add_permits(1);
+    assert_eq!(pool.capacity(), 1);
+    assert!(
+        pool.try_acquire().is_ok(),
+        "not stuck behind a debt never paid"
+    );
+}
+
+#[tokio::test]
+async fn a_waiter_larger_than_the_shrunk_capacity_is_refused_not_stranded() {
+    let pool = Semaphore::new(2);
+    let held = pool.acquire_many(2).await.unwrap();
+    let mut big = pool.acquire_many(2);
+    assert!(poll_once(&mut big).is_pending());
+    pool.forget_permits(1);
+    assert!(matches!(
+        poll_once(&mut big),
+        Poll::Ready(Err(AcquireError::TooMany {
+            requested: 2,
+            capacity: 1,
+            ..
+        }))
+    ));
+    let mut small = pool.acquire();
+    assert!(poll_once(&mut small).is_pending());
+    drop(held); // one release pays the debt, the other reaches `small`
+    assert!(poll_once(&mut small).is_ready(), "the line moves on");
+}
+
+#[tokio::test]
+async fn forgetting_a_held_permit_refuses_a_waiter_that_can_no_longer_fit() {
+    let pool = Semaphore::new(2);
+    let one = pool.try_acquire().unwrap();
+    let mut both = pool.acquire_many(2);
+    assert!(poll_once(&mut both).is_pending()); // holds the free one aside
+    one.forget();
+    assert!(matches!(
+        poll_once(&mut both),
+        Poll::Ready(Err(AcquireError::TooMany { .. }))
+    ));
+    assert_eq!(pool.available_permits(), 1, "what it held aside came back");
+}

@@ -1301,9 +1301,10 @@ impl<T> Drop for Receiver<T> {
             self.shared.takers.notify_one();
         }
         if self.shared.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // Closing also wakes `join` callers, to learn nobody will
-            // finish the work.
             self.shared.close();
+            // Even if the queue was closed before: `join` callers must
+            // learn that nobody is left to finish the work.
+            self.shared.joiners.notify_all();
         }
     }
 }

@@ -57,6 +57,12 @@ impl Wakes {
         }
     }
 
+    /// Adds every wake of `other`.
+    pub(crate) fn extend(&mut self, other: Wakes) {
+        self.push(other.first);
+        self.rest.extend(other.rest);
+    }
+
     pub(crate) fn wake_all(self) {
         if let Some(first) = self.first {
             first.wake();
@@ -126,6 +132,17 @@ impl<T> Line<T> {
 
     pub(crate) fn get_mut(&mut self, key: usize) -> &mut T {
         &mut self.nodes[key].value
+    }
+
+    /// The waiters in line, front first.
+    pub(crate) fn keys(&self) -> Vec<usize> {
+        let mut keys = Vec::new();
+        let mut at = self.head;
+        while let Some(key) = at {
+            keys.push(key);
+            at = self.nodes[key].next;
+        }
+        keys
     }
 
     /// Takes a waiter out of the line but keeps its entry, for its owner to

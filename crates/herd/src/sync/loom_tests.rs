@@ -179,3 +179,22 @@ fn loom_a_barrier_round_has_exactly_one_leader() {
         assert!(me ^ other.join().unwrap());
     });
 }
+
+#[test]
+fn loom_a_forgotten_permit_and_a_release_racing_a_debt_agree_on_the_capacity() {
+    loom::model(|| {
+        let sem = permits(2);
+        sem.try_acquire(2).unwrap();
+        assert_eq!(sem.forget(1), 0); // owed: one of the two held
+        let forgetter = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.forget_held(1))
+        };
+        sem.release(1);
+        forgetter.join().unwrap();
+        // Two shrinks of one from two, whatever the order.
+        assert_eq!((sem.capacity(), sem.available()), (0, 0));
+        sem.add(1);
+        assert_eq!(sem.try_acquire(1), Ok(()), "nothing left owed");
+    });
+}

@@ -55,6 +55,9 @@ struct Waiter {
     missing: usize,
     /// Taken when the waiter is woken for good.
     wake: Option<Wake>,
+    /// Why it was let go without its permits: closed, or the capacity
+    /// shrank below what it asked for.
+    refused: Refused,
 }
 
 /// Why an acquisition failed, before the caller names the resource.
@@ -299,13 +302,53 @@ impl Permits {
             }
         };
         queue.debt += n - free;
+        let wakes = self.refuse_oversized(&mut queue);
+        drop(queue);
+        wakes.wake_all();
         free
     }
 
-    /// Held permits that will not come back: the capacity shrinks by `n`.
+    /// Held permits that will not come back: the capacity shrinks by `n`,
+    /// on top of any `forget` still owed. It cannot go below zero: the part
+    /// that would is taken off what is owed instead, since these permits
+    /// can no longer pay it. (Throughout, capacity = available + held -
+    /// owed.)
     pub(crate) fn forget_held(&self, n: usize) {
         self.observe(|o, r, id| o.released(r, id, n));
-        self.capacity.fetch_sub(n, Ordering::AcqRel);
+        let mut queue = lock(&self.queue);
+        let capacity = self.capacity.load(Ordering::Acquire);
+        let shrink = n.min(capacity);
+        self.capacity.fetch_sub(shrink, Ordering::AcqRel);
+        queue.debt -= n - shrink;
+        let mut wakes = self.refuse_oversized(&mut queue);
+        // Nothing may be owed or waited for any more: then SLOW clears.
+        wakes.extend(self.hand_out(&mut queue, 0));
+        drop(queue);
+        wakes.wake_all();
+    }
+
+    /// Under the lock, after the capacity shrank: lets go of every waiter
+    /// asking for more than the capacity now, refused with `TooMany`, so
+    /// it cannot hold up the line forever; what they had collected goes to
+    /// the others.
+    fn refuse_oversized(&self, queue: &mut Queue) -> Wakes {
+        let capacity = self.capacity.load(Ordering::Acquire);
+        let mut wakes = Wakes::default();
+        let mut returned = 0;
+        for key in queue.line.keys() {
+            let waiter = queue.line.get_mut(key);
+            if waiter.wanted <= capacity {
+                continue;
+            }
+            returned += waiter.wanted - waiter.missing;
+            waiter.missing = waiter.wanted;
+            waiter.refused = Refused::TooMany { capacity };
+            wakes.push(waiter.wake.take());
+            queue.line.unlink(key);
+            self.released.fetch_add(1, Ordering::Release);
+        }
+        wakes.extend(self.hand_out(queue, returned));
+        wakes
     }
 
     /// No permit is granted from now on; every waiter is woken to see it.
@@ -349,11 +392,12 @@ impl Permits {
                     Poll::Ready(Ok(()))
                 } else if !queue.line.is_linked(waiting) {
                     *key = None;
+                    let refused = queue.line.get(waiting).refused;
                     let wakes = self.leave(&mut queue, waiting);
                     drop(queue);
                     wakes.wake_all();
                     self.observe(|o, r, id| o.gave_up(r, id, n));
-                    return Poll::Ready(Err(Refused::Closed));
+                    return Poll::Ready(Err(refused));
                 } else {
                     Wake::update(&mut queue.line.get_mut(waiting).wake, cx.waker());
                     return Poll::Pending;
@@ -391,6 +435,7 @@ impl Permits {
             wanted: n,
             missing: n - taken,
             wake: Some(wake),
+            refused: Refused::Closed,
         })))
     }
 
@@ -442,11 +487,12 @@ impl Permits {
                     return Ok(());
                 }
                 if !queue.line.is_linked(key) {
+                    let refused = queue.line.get(key).refused;
                     let wakes = self.leave(&mut queue, key);
                     drop(queue);
                     wakes.wake_all();
                     self.observe(|o, r, id| o.gave_up(r, id, n));
-                    return Err(BlockingRefused::Refused(Refused::Closed));
+                    return Err(BlockingRefused::Refused(refused));
                 }
                 queue.line.front() == Some(key)
             };
