@@ -189,9 +189,7 @@ impl Barrier {
     /// # }
     /// ```
     pub async fn wait_timeout(&self, timeout: Duration) -> Result<BarrierResult, AcquireError> {
-        tokio::time::timeout(timeout, self.wait())
-            .await
-            .map_err(|_| self.timed_out(timeout))
+        self.resource.within(timeout, self.wait()).await
     }
 
     /// Arrives and waits on this thread. For threads, not async code.
@@ -231,14 +229,7 @@ impl Barrier {
     /// ```
     pub fn wait_blocking_timeout(&self, timeout: Duration) -> Result<BarrierResult, AcquireError> {
         self.block(Some(std::time::Instant::now() + timeout))
-            .map_err(|()| self.timed_out(timeout))
-    }
-
-    fn timed_out(&self, waited: Duration) -> AcquireError {
-        AcquireError::TimedOut {
-            resource: self.resource.clone(),
-            waited,
-        }
+            .map_err(|()| self.resource.timed_out(timeout))
     }
 
     /// Arrives: completes the round (`Err` with the wakes of the others),

@@ -1,6 +1,7 @@
 //! The one error every acquisition in `sync` returns, naming what failed.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,26 @@ pub struct Resource {
 impl Resource {
     pub(crate) fn new(kind: &'static str, name: Option<Arc<str>>) -> Self {
         Resource { kind, name }
+    }
+
+    /// The error of a wait on this resource that used up `waited`.
+    pub(crate) fn timed_out(&self, waited: Duration) -> AcquireError {
+        AcquireError::TimedOut {
+            resource: self.clone(),
+            waited,
+        }
+    }
+
+    /// Runs a wait on this resource for at most `timeout` of tokio's clock;
+    /// the one place every async `_timeout` form goes through.
+    pub(crate) async fn within<F: Future>(
+        &self,
+        timeout: Duration,
+        wait: F,
+    ) -> Result<F::Output, AcquireError> {
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| self.timed_out(timeout))
     }
 
     /// `"Mutex"`, `"RwLock"`, `"Semaphore"`, ...

@@ -180,12 +180,7 @@ impl Event {
     /// # }
     /// ```
     pub async fn wait_timeout(&self, timeout: Duration) -> Result<(), AcquireError> {
-        tokio::time::timeout(timeout, self.wait())
-            .await
-            .map_err(|_| AcquireError::TimedOut {
-                resource: self.resource.clone(),
-                waited: timeout,
-            })
+        self.resource.within(timeout, self.wait()).await
     }
 
     /// Waits on this thread until the event is set. For threads, not async
@@ -227,10 +222,7 @@ impl Event {
     /// ```
     pub fn wait_blocking_timeout(&self, timeout: Duration) -> Result<(), AcquireError> {
         self.block(Some(std::time::Instant::now() + timeout))
-            .map_err(|()| AcquireError::TimedOut {
-                resource: self.resource.clone(),
-                waited: timeout,
-            })
+            .map_err(|()| self.resource.timed_out(timeout))
     }
 
     fn block(&self, deadline: Option<std::time::Instant>) -> Result<(), ()> {

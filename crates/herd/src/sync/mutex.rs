@@ -220,13 +220,7 @@ impl<T: ?Sized> Mutex<T> {
     /// # }
     /// ```
     pub async fn lock_timeout(&self, timeout: Duration) -> Result<MutexGuard<'_, T>, AcquireError> {
-        match tokio::time::timeout(timeout, self.lock()).await {
-            Ok(guard) => Ok(guard),
-            Err(_) => Err(AcquireError::TimedOut {
-                resource: self.resource().clone(),
-                waited: timeout,
-            }),
-        }
+        self.resource().within(timeout, self.lock()).await
     }
 
     /// Waits on this thread up to `timeout` for the lock.

@@ -225,9 +225,7 @@ impl Notify {
     /// # }
     /// ```
     pub async fn notified_timeout(&self, timeout: Duration) -> Result<(), AcquireError> {
-        tokio::time::timeout(timeout, self.notified())
-            .await
-            .map_err(|_| self.timed_out(timeout))
+        self.resource.within(timeout, self.notified()).await
     }
 
     /// Waits on this thread for a notification. For threads, not async code.
@@ -260,14 +258,7 @@ impl Notify {
     /// ```
     pub fn notified_blocking_timeout(&self, timeout: Duration) -> Result<(), AcquireError> {
         self.block(Some(std::time::Instant::now() + timeout))
-            .map_err(|()| self.timed_out(timeout))
-    }
-
-    fn timed_out(&self, waited: Duration) -> AcquireError {
-        AcquireError::TimedOut {
-            resource: self.resource.clone(),
-            waited,
-        }
+            .map_err(|()| self.resource.timed_out(timeout))
     }
 
     /// Takes the stored permit, or joins the line.

@@ -117,10 +117,7 @@ impl Permits {
         self.acquire_blocking(n, deadline)
             .map_err(|refused| match refused {
                 BlockingRefused::Refused(refused) => self.error(refused, n),
-                BlockingRefused::TimedOut => AcquireError::TimedOut {
-                    resource: self.resource.clone(),
-                    waited: timeout.unwrap_or_default(),
-                },
+                BlockingRefused::TimedOut => self.resource.timed_out(timeout.unwrap_or_default()),
             })
     }
 

@@ -247,10 +247,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # }
     /// ```
     pub async fn read_timeout(&self, timeout: Duration) -> Result<ReadGuard<'_, T>, AcquireError> {
-        match tokio::time::timeout(timeout, self.read()).await {
-            Ok(guard) => Ok(guard),
-            Err(_) => Err(self.timed_out(timeout)),
-        }
+        self.resource().within(timeout, self.read()).await
     }
 
     /// Waits up to `timeout` to write, on tokio's clock.
@@ -280,10 +277,7 @@ impl<T: ?Sized> RwLock<T> {
         &self,
         timeout: Duration,
     ) -> Result<WriteGuard<'_, T>, AcquireError> {
-        match tokio::time::timeout(timeout, self.write()).await {
-            Ok(guard) => Ok(guard),
-            Err(_) => Err(self.timed_out(timeout)),
-        }
+        self.resource().within(timeout, self.write()).await
     }
 
     /// Waits on this thread up to `timeout` to read.
@@ -345,13 +339,6 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub fn get_mut(&mut self) -> &mut T {
         self.value.get_mut()
-    }
-
-    fn timed_out(&self, waited: Duration) -> AcquireError {
-        AcquireError::TimedOut {
-            resource: self.resource().clone(),
-            waited,
-        }
     }
 }
 

@@ -418,13 +418,9 @@ impl Semaphore {
         n: usize,
         timeout: Duration,
     ) -> Result<Permit<'_>, AcquireError> {
-        match tokio::time::timeout(timeout, self.acquire_many(n)).await {
-            Ok(acquired) => acquired,
-            Err(_) => Err(AcquireError::TimedOut {
-                resource: self.resource().clone(),
-                waited: timeout,
-            }),
-        }
+        self.resource()
+            .within(timeout, self.acquire_many(n))
+            .await?
     }
 
     /// Waits on this thread up to `timeout` for one permit.

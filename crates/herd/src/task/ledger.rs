@@ -160,8 +160,8 @@ pub(crate) trait ChildHandle {
 /// so aborting every child needs no bookkeeping on the children's side, and
 /// a finished child's task is freed by the thread that spawns or joins,
 /// which is the thread that allocated it (freeing on another thread costs
-/// the allocator a lock: a scope child measured 1.3x a `JoinSet` child
-/// that way, and under 1x this way).
+/// the allocator a lock: a scope child measured 1.36–1.52x a `JoinSet`
+/// child that way, and 0.88–0.92x this way; BENCHMARKS.md).
 pub(crate) struct Handles<H> {
     list: Mutex<HandleList<H>>,
 }
