@@ -61,6 +61,7 @@
 
 #![warn(missing_docs)]
 
+pub mod diag;
 mod loom;
 pub mod queue;
 pub mod sync;

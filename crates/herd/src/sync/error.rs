@@ -19,11 +19,35 @@ use std::time::Duration;
 pub struct Resource {
     kind: &'static str,
     name: Option<Arc<str>>,
+    level: Option<u32>,
 }
 
 impl Resource {
     pub(crate) fn new(kind: &'static str, name: Option<Arc<str>>) -> Self {
-        Resource { kind, name }
+        Resource {
+            kind,
+            name,
+            level: None,
+        }
+    }
+
+    pub(crate) fn set_level(&mut self, level: u32) {
+        self.level = Some(level);
+    }
+
+    /// The lock-order level given with `with_level`, if any: while holding
+    /// a resource with a level, diagnostics expect only higher levels to be
+    /// taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let accounts = herd::sync::Mutex::named("accounts", ()).with_level(2);
+    /// assert_eq!(accounts.resource().level(), Some(2));
+    /// assert_eq!(herd::sync::Mutex::new(()).resource().level(), None);
+    /// ```
+    pub fn level(&self) -> Option<u32> {
+        self.level
     }
 
     /// The error of a wait on this resource that used up `waited`.
@@ -130,6 +154,15 @@ pub enum AcquireError {
         /// Permits the semaphore has.
         capacity: usize,
     },
+    /// Waiting would have closed a cycle of waits that can never end;
+    /// refused at once instead. Only while [diagnostics](crate::diag) are
+    /// on.
+    Deadlock {
+        /// What was asked.
+        resource: Resource,
+        /// The cycle, naming every party and resource in it.
+        deadlock: Arc<crate::diag::Deadlock>,
+    },
 }
 
 impl AcquireError {
@@ -146,7 +179,8 @@ impl AcquireError {
             AcquireError::WouldBlock { resource }
             | AcquireError::TimedOut { resource, .. }
             | AcquireError::Closed { resource }
-            | AcquireError::TooMany { resource, .. } => resource,
+            | AcquireError::TooMany { resource, .. }
+            | AcquireError::Deadlock { resource, .. } => resource,
         }
     }
 }
@@ -167,6 +201,7 @@ impl fmt::Display for AcquireError {
                 f,
                 "asked {resource} for {requested} permits; it has {capacity}"
             ),
+            AcquireError::Deadlock { deadlock, .. } => deadlock.fmt(f),
         }
     }
 }

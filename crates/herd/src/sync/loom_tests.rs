@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 use loom::future::block_on;
 use loom::thread;
 
-use super::permits::{Acquire, Holder, Permits, Refused};
+use super::permits::{Acquire, Caller, Holder, Permits, Refused};
 use super::{Barrier, Event, Notify, Resource};
 
 struct Shared(Arc<Permits>);
@@ -35,7 +35,7 @@ fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
 fn loom_release_wakes_a_waiting_task() {
     loom::model(|| {
         let sem = permits(1);
-        sem.try_acquire(1).unwrap();
+        sem.try_acquire(1, Caller::here()).unwrap();
         let waiter = {
             let sem = sem.clone();
             thread::spawn(move || block_on(Acquire::new(Shared(sem), 1)).is_ok())
@@ -50,10 +50,10 @@ fn loom_release_wakes_a_waiting_task() {
 fn loom_release_unparks_a_blocked_thread() {
     loom::model(|| {
         let sem = permits(1);
-        sem.try_acquire(1).unwrap();
+        sem.try_acquire(1, Caller::here()).unwrap();
         let waiter = {
             let sem = sem.clone();
-            thread::spawn(move || sem.acquire_blocking(1, None).is_ok())
+            thread::spawn(move || sem.acquire_blocking(1, None, Caller::here()).is_ok())
         };
         sem.release(1);
         assert!(waiter.join().unwrap());
@@ -66,7 +66,7 @@ fn loom_release_unparks_a_blocked_thread() {
 fn loom_a_waiter_dropped_while_released_to_loses_no_permit() {
     loom::model(|| {
         let sem = permits(1);
-        sem.try_acquire(1).unwrap();
+        sem.try_acquire(1, Caller::here()).unwrap();
         let quitter = {
             let sem = sem.clone();
             thread::spawn(move || {
@@ -81,7 +81,11 @@ fn loom_a_waiter_dropped_while_released_to_loses_no_permit() {
         sem.release(1);
         quitter.join().unwrap();
         assert_eq!(sem.available(), 1, "the permit is back");
-        assert_eq!(sem.try_acquire(1), Ok(()), "and nobody is left in line");
+        assert_eq!(
+            sem.try_acquire(1, Caller::here()),
+            Ok(()),
+            "and nobody is left in line"
+        );
     });
 }
 
@@ -89,12 +93,12 @@ fn loom_a_waiter_dropped_while_released_to_loses_no_permit() {
 fn loom_try_acquire_never_takes_a_permit_meant_for_a_waiter() {
     loom::model(|| {
         let sem = permits(1);
-        sem.try_acquire(1).unwrap();
+        sem.try_acquire(1, Caller::here()).unwrap();
         let mut waiting = Acquire::new(Shared(sem.clone()), 1);
         assert!(poll_once(&mut waiting).is_pending());
         let barger = {
             let sem = sem.clone();
-            thread::spawn(move || sem.try_acquire(1))
+            thread::spawn(move || sem.try_acquire(1, Caller::here()))
         };
         sem.release(1);
         assert_eq!(barger.join().unwrap(), Err(Refused::Busy));
@@ -106,7 +110,7 @@ fn loom_try_acquire_never_takes_a_permit_meant_for_a_waiter() {
 fn loom_forget_racing_a_release_keeps_the_count_true() {
     loom::model(|| {
         let sem = permits(2);
-        sem.try_acquire(2).unwrap();
+        sem.try_acquire(2, Caller::here()).unwrap();
         let forgetter = {
             let sem = sem.clone();
             thread::spawn(move || sem.forget(1))
@@ -124,7 +128,7 @@ fn loom_forget_racing_a_release_keeps_the_count_true() {
 fn loom_close_racing_a_waiter_fails_it_and_keeps_permits() {
     loom::model(|| {
         let sem = permits(1);
-        sem.try_acquire(1).unwrap();
+        sem.try_acquire(1, Caller::here()).unwrap();
         let waiter = {
             let sem = sem.clone();
             thread::spawn(move || block_on(Acquire::new(Shared(sem), 1)).is_ok())
@@ -184,7 +188,7 @@ fn loom_a_barrier_round_has_exactly_one_leader() {
 fn loom_a_forgotten_permit_and_a_release_racing_a_debt_agree_on_the_capacity() {
     loom::model(|| {
         let sem = permits(2);
-        sem.try_acquire(2).unwrap();
+        sem.try_acquire(2, Caller::here()).unwrap();
         assert_eq!(sem.forget(1), 0); // owed: one of the two held
         let forgetter = {
             let sem = sem.clone();
@@ -195,6 +199,10 @@ fn loom_a_forgotten_permit_and_a_release_racing_a_debt_agree_on_the_capacity() {
         // Two shrinks of one from two, whatever the order.
         assert_eq!((sem.capacity(), sem.available()), (0, 0));
         sem.add(1);
-        assert_eq!(sem.try_acquire(1), Ok(()), "nothing left owed");
+        assert_eq!(
+            sem.try_acquire(1, Caller::here()),
+            Ok(()),
+            "nothing left owed"
+        );
     });
 }

@@ -72,7 +72,6 @@
 mod barrier;
 mod error;
 mod event;
-mod hook;
 pub(crate) mod line;
 #[cfg(all(test, loom))]
 mod loom_tests;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::permits::{Acquire, Permits};
+use super::permits::{Acquire, Caller, Permits, infallible};
 use super::{AcquireError, Resource};
 
 /// A mutual-exclusion lock usable from async code and from threads, served
@@ -115,6 +115,26 @@ impl<T> Mutex<T> {
 }
 
 impl<T: ?Sized> Mutex<T> {
+    /// Gives this mutex a lock-order level. While one resource with a
+    /// level is held, [diagnostics](crate::diag) expect only resources of a
+    /// higher level to be acquired, and report any other as a
+    /// [`LockOrder`](crate::diag::LockOrder): number your locks in the order
+    /// they must be taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let accounts = herd::sync::Mutex::named("accounts", 0).with_level(1);
+    /// assert_eq!(accounts.resource().level(), Some(1));
+    /// ```
+    pub fn with_level(mut self, level: u32) -> Self
+    where
+        Self: Sized,
+    {
+        self.permits.set_level(level);
+        self
+    }
+
     /// What errors and diagnostics call this lock.
     ///
     /// # Examples
@@ -143,6 +163,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*lock.lock().await, 2);
     /// # }
     /// ```
+    #[track_caller]
     pub fn lock(&self) -> Lock<'_, T> {
         Lock {
             mutex: self,
@@ -170,10 +191,9 @@ impl<T: ?Sized> Mutex<T> {
     /// }
     /// assert_eq!(*total.lock_blocking(), 4);
     /// ```
+    #[track_caller]
     pub fn lock_blocking(&self) -> MutexGuard<'_, T> {
-        self.permits
-            .wait_blocking(1, None)
-            .expect("a mutex is never closed and always has its one permit");
+        infallible(self.permits.wait_blocking(1, None, Caller::here()));
         MutexGuard { mutex: self }
     }
 
@@ -188,9 +208,10 @@ impl<T: ?Sized> Mutex<T> {
     /// drop(held);
     /// assert!(lock.try_lock().is_some());
     /// ```
+    #[track_caller]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         self.permits
-            .try_acquire(1)
+            .try_acquire(1, Caller::here())
             .ok()
             .map(|()| MutexGuard { mutex: self })
     }
@@ -219,8 +240,15 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(lock.lock_timeout(Duration::from_secs(1)).await.is_ok());
     /// # }
     /// ```
-    pub async fn lock_timeout(&self, timeout: Duration) -> Result<MutexGuard<'_, T>, AcquireError> {
-        self.resource().within(timeout, self.lock()).await
+    #[track_caller]
+    pub fn lock_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<MutexGuard<'_, T>, AcquireError>> + '_ {
+        let wait = self
+            .resource()
+            .within(timeout, Acquire::new(&self.permits, 1));
+        async move { wait.await?.map(|_| MutexGuard { mutex: self }) }
     }
 
     /// Waits on this thread up to `timeout` for the lock.
@@ -239,12 +267,13 @@ impl<T: ?Sized> Mutex<T> {
     /// let err = lock.lock_blocking_timeout(Duration::from_millis(10)).unwrap_err();
     /// assert_eq!(err.resource().name(), Some("config"));
     /// ```
+    #[track_caller]
     pub fn lock_blocking_timeout(
         &self,
         timeout: Duration,
     ) -> Result<MutexGuard<'_, T>, AcquireError> {
         self.permits
-            .wait_blocking(1, Some(timeout))
+            .wait_blocking(1, Some(timeout), Caller::here())
             .map(|()| MutexGuard { mutex: self })
     }
 
@@ -361,7 +390,7 @@ impl<'a, T: ?Sized> Future for Lock<'a, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         Pin::new(&mut this.acquire).poll(cx).map(|acquired| {
-            acquired.expect("a mutex is never closed and always has its one permit");
+            infallible(acquired);
             MutexGuard { mutex: this.mutex }
         })
     }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
+use super::permits::infallible;
 use super::{Resource, Semaphore};
 
 /// A value initialised at most once, by the first caller that needs it.
@@ -191,11 +192,7 @@ impl<T> OnceCell<T> {
         if let Some(value) = self.value.get() {
             return Ok(value);
         }
-        let _turn = self
-            .init
-            .acquire()
-            .await
-            .expect("the cell's semaphore is never closed and has one permit");
+        let _turn = infallible(self.init.acquire().await);
         if let Some(value) = self.value.get() {
             return Ok(value);
         }
@@ -216,10 +213,7 @@ impl<T> OnceCell<T> {
         if let Some(value) = self.value.get() {
             return value;
         }
-        let _turn = self
-            .init
-            .acquire_blocking()
-            .expect("the cell's semaphore is never closed and has one permit");
+        let _turn = infallible(self.init.acquire_blocking());
         if let Some(value) = self.value.get() {
             return value;
         }

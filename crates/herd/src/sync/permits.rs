@@ -14,9 +14,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::hook::{self, Observer};
+use std::sync::{Arc, OnceLock};
+
 use super::line::{Line, Wake, Wakes, park};
 use super::{AcquireError, Resource};
+use crate::diag::{self, Deadlock, Site, graph::Tracked, graph::Waiting};
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::{Mutex, lock};
 
@@ -40,6 +42,36 @@ pub(crate) struct Permits {
     /// spinning thread can watch for its turn without taking the lock.
     released: AtomicUsize,
     resource: Resource,
+    /// What diagnostics know of this resource, made on first use while
+    /// they are on.
+    tracked: OnceLock<Arc<Tracked>>,
+}
+
+/// Who asks for permits, for diagnostics: where, and whether the permits
+/// may move to another task (an owned permit).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Caller {
+    pub(crate) at: Site,
+    pub(crate) owned: bool,
+}
+
+impl Caller {
+    /// The caller of the `#[track_caller]` chain this is called from.
+    #[track_caller]
+    pub(crate) fn here() -> Caller {
+        Caller {
+            at: std::panic::Location::caller(),
+            owned: false,
+        }
+    }
+
+    /// The same caller, asking for an owned permit.
+    pub(crate) fn owned(self) -> Caller {
+        Caller {
+            owned: true,
+            ..self
+        }
+    }
 }
 
 struct Queue {
@@ -58,10 +90,12 @@ struct Waiter {
     /// Why it was let go without its permits: closed, or the capacity
     /// shrank below what it asked for.
     refused: Refused,
+    /// Its wait, as diagnostics know it (when on).
+    watch: Option<Waiting>,
 }
 
 /// Why an acquisition failed, before the caller names the resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Refused {
     /// `try_` form: not enough permits now, or others wait first.
     Busy,
@@ -70,6 +104,8 @@ pub(crate) enum Refused {
     TooMany {
         capacity: usize,
     },
+    /// Waiting would close a cycle of waits.
+    Deadlock(Arc<Deadlock>),
 }
 
 impl Permits {
@@ -78,6 +114,8 @@ impl Permits {
             permits <= MAX_PERMITS,
             "a semaphore holds at most {MAX_PERMITS} permits, got {permits}"
         );
+        #[cfg(not(loom))]
+        diag::from_env();
         Permits {
             state: AtomicUsize::new(permits << SHIFT),
             capacity: AtomicUsize::new(permits),
@@ -87,7 +125,13 @@ impl Permits {
             }),
             released: AtomicUsize::new(0),
             resource,
+            tracked: OnceLock::new(),
         }
+    }
+
+    /// Gives the resource a lock-order level; before first use only.
+    pub(crate) fn set_level(&mut self, level: u32) {
+        self.resource.set_level(level);
     }
 
     pub(crate) fn resource(&self) -> &Resource {
@@ -95,6 +139,11 @@ impl Permits {
     }
 
     pub(crate) fn error(&self, refused: Refused, requested: usize) -> AcquireError {
+        if let Refused::Deadlock(deadlock) = &refused
+            && diag::on_deadlock() == diag::OnDeadlock::Panic
+        {
+            panic!("{deadlock}");
+        }
         let resource = self.resource.clone();
         match refused {
             Refused::Busy => AcquireError::WouldBlock { resource },
@@ -104,6 +153,7 @@ impl Permits {
                 requested,
                 capacity,
             },
+            Refused::Deadlock(deadlock) => AcquireError::Deadlock { resource, deadlock },
         }
     }
 
@@ -112,9 +162,10 @@ impl Permits {
         &self,
         n: usize,
         timeout: Option<std::time::Duration>,
+        caller: Caller,
     ) -> Result<(), AcquireError> {
         let deadline = timeout.map(|timeout| std::time::Instant::now() + timeout);
-        self.acquire_blocking(n, deadline)
+        self.acquire_blocking(n, deadline, caller)
             .map_err(|refused| match refused {
                 BlockingRefused::Refused(refused) => self.error(refused, n),
                 BlockingRefused::TimedOut => self.resource.timed_out(timeout.unwrap_or_default()),
@@ -141,19 +192,31 @@ impl Permits {
         Ok(())
     }
 
-    /// Tells the diagnostics observer, if one is installed.
+    /// What diagnostics know of this resource, if they are on.
     #[inline]
-    fn observe(&self, event: impl FnOnce(&dyn Observer, &Resource, usize)) {
-        if let Some(observer) = hook::observer() {
-            event(observer, &self.resource, self as *const Permits as usize);
+    fn tracked(&self) -> Option<&Arc<Tracked>> {
+        if !diag::on() {
+            return None;
+        }
+        Some(
+            self.tracked
+                .get_or_init(|| Tracked::new(self.resource.clone())),
+        )
+    }
+
+    /// Tells diagnostics the caller took `n` permits without waiting.
+    #[inline]
+    fn took(&self, n: usize, caller: Caller) {
+        if let Some(tracked) = self.tracked() {
+            diag::graph::acquired(tracked, n, caller.at, caller.owned);
         }
     }
 
     /// Takes `n` permits if they are free and nobody waits for them first.
-    pub(crate) fn try_acquire(&self, n: usize) -> Result<(), Refused> {
+    pub(crate) fn try_acquire(&self, n: usize, caller: Caller) -> Result<(), Refused> {
         let taken = self.try_take(n);
         if taken.is_ok() {
-            self.observe(|o, r, id| o.acquired(r, id, n));
+            self.took(n, caller);
         }
         taken
     }
@@ -185,7 +248,10 @@ impl Permits {
         if n == 0 {
             return;
         }
-        self.observe(|o, r, id| o.released(r, id, n));
+        // Before the permits go back, so no one sees a holder that is not.
+        if let Some(tracked) = self.tracked() {
+            diag::graph::released(tracked, n);
+        }
         let mut state = self.state.load(Ordering::Relaxed);
         while state & SLOW == 0 {
             match self.state.compare_exchange_weak(
@@ -219,6 +285,9 @@ impl Permits {
             n -= given;
             if waiter.missing > 0 {
                 break;
+            }
+            if let Some(watch) = &mut waiter.watch {
+                watch.granted();
             }
             wakes.push(waiter.wake.take());
             queue.line.unlink(key);
@@ -311,7 +380,9 @@ impl Permits {
     /// can no longer pay it. (Throughout, capacity = available + held -
     /// owed.)
     pub(crate) fn forget_held(&self, n: usize) {
-        self.observe(|o, r, id| o.released(r, id, n));
+        if let Some(tracked) = self.tracked() {
+            diag::graph::released(tracked, n);
+        }
         let mut queue = lock(&self.queue);
         let capacity = self.capacity.load(Ordering::Acquire);
         let shrink = n.min(capacity);
@@ -366,50 +437,51 @@ impl Permits {
         &self,
         n: usize,
         key: &mut Option<usize>,
+        caller: Caller,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Refused>> {
-        let polled = match *key {
+        match *key {
             None => match self.try_take(n) {
-                Err(Refused::Busy) => match self.enqueue(n, Wake::Task(cx.waker().clone())) {
-                    Ok(None) => Poll::Ready(Ok(())),
-                    Ok(Some(waiting)) => {
-                        *key = Some(waiting);
-                        self.observe(|o, r, id| o.waiting(r, id, n));
-                        return Poll::Pending;
+                Err(Refused::Busy) => {
+                    match self.enqueue(n, Wake::Task(cx.waker().clone()), caller) {
+                        Ok(None) => {}
+                        Ok(Some(waiting)) => {
+                            *key = Some(waiting);
+                            return Poll::Pending;
+                        }
+                        Err(refused) => return Poll::Ready(Err(refused)),
                     }
-                    Err(refused) => Poll::Ready(Err(refused)),
-                },
-                done => Poll::Ready(done),
+                }
+                Err(refused) => return Poll::Ready(Err(refused)),
+                Ok(()) => {}
             },
             Some(waiting) => {
                 let mut queue = lock(&self.queue);
                 if queue.line.get(waiting).missing == 0 {
+                    // Handed over, and diagnostics were told then.
                     queue.line.remove(waiting);
                     *key = None;
-                    Poll::Ready(Ok(()))
+                    return Poll::Ready(Ok(()));
                 } else if !queue.line.is_linked(waiting) {
                     *key = None;
-                    let refused = queue.line.get(waiting).refused;
+                    let refused = queue.line.get(waiting).refused.clone();
                     let wakes = self.leave(&mut queue, waiting);
                     drop(queue);
                     wakes.wake_all();
-                    self.observe(|o, r, id| o.gave_up(r, id, n));
                     return Poll::Ready(Err(refused));
                 } else {
                     Wake::update(&mut queue.line.get_mut(waiting).wake, cx.waker());
                     return Poll::Pending;
                 }
             }
-        };
-        if let Poll::Ready(Ok(())) = polled {
-            self.observe(|o, r, id| o.acquired(r, id, n));
         }
-        polled
+        self.took(n, caller);
+        Poll::Ready(Ok(()))
     }
 
     /// Joins the line for `n` permits, or takes them if they came free
     /// meanwhile (`Ok(None)`).
-    fn enqueue(&self, n: usize, wake: Wake) -> Result<Option<usize>, Refused> {
+    fn enqueue(&self, n: usize, wake: Wake, caller: Caller) -> Result<Option<usize>, Refused> {
         self.check(n)?;
         let mut queue = lock(&self.queue);
         // Re-check under the lock: a release may have come in between. A
@@ -426,6 +498,19 @@ impl Permits {
             wakes.wake_all();
             return Ok(None);
         }
+        // Diagnostics see the wait before anyone can hand it permits.
+        let watch = match self.tracked() {
+            None => None,
+            Some(tracked) => match diag::graph::wait(tracked, n, caller.at, caller.owned) {
+                Ok(watch) => Some(watch),
+                Err(deadlock) => {
+                    let wakes = self.hand_out(&mut queue, taken);
+                    drop(queue);
+                    wakes.wake_all();
+                    return Err(Refused::Deadlock(deadlock));
+                }
+            },
+        };
         // Permits can only have been free with nobody ahead of us.
         debug_assert!(taken == 0 || queue.line.is_empty());
         Ok(Some(queue.line.push_back(Waiter {
@@ -433,6 +518,7 @@ impl Permits {
             missing: n - taken,
             wake: Some(wake),
             refused: Refused::Closed,
+            watch,
         })))
     }
 
@@ -441,15 +527,16 @@ impl Permits {
     /// for go back.
     pub(crate) fn cancel(&self, key: usize) {
         let mut queue = lock(&self.queue);
-        let wanted = queue.line.get(key).wanted;
         let wakes = self.leave(&mut queue, key);
         drop(queue);
         wakes.wake_all();
-        self.observe(|o, r, id| o.gave_up(r, id, wanted));
     }
 
     fn leave(&self, queue: &mut Queue, key: usize) -> Wakes {
         let waiter = queue.line.remove(key);
+        if let Some(watch) = waiter.watch {
+            watch.left();
+        }
         self.hand_out(queue, waiter.wanted - waiter.missing)
     }
 
@@ -458,17 +545,15 @@ impl Permits {
         &self,
         n: usize,
         deadline: Option<std::time::Instant>,
+        caller: Caller,
     ) -> Result<(), BlockingRefused> {
-        let key = match self.try_acquire(n) {
-            Err(Refused::Busy) => match self.enqueue(n, Wake::this_thread()) {
+        let key = match self.try_acquire(n, caller) {
+            Err(Refused::Busy) => match self.enqueue(n, Wake::this_thread(), caller) {
                 Ok(None) => {
-                    self.observe(|o, r, id| o.acquired(r, id, n));
+                    self.took(n, caller);
                     return Ok(());
                 }
-                Ok(Some(key)) => {
-                    self.observe(|o, r, id| o.waiting(r, id, n));
-                    key
-                }
+                Ok(Some(key)) => key,
                 Err(refused) => return Err(BlockingRefused::Refused(refused)),
             },
             done => return done.map_err(BlockingRefused::Refused),
@@ -479,16 +564,13 @@ impl Permits {
                 let mut queue = lock(&self.queue);
                 if queue.line.get(key).missing == 0 {
                     queue.line.remove(key);
-                    drop(queue);
-                    self.observe(|o, r, id| o.acquired(r, id, n));
                     return Ok(());
                 }
                 if !queue.line.is_linked(key) {
-                    let refused = queue.line.get(key).refused;
+                    let refused = queue.line.get(key).refused.clone();
                     let wakes = self.leave(&mut queue, key);
                     drop(queue);
                     wakes.wake_all();
-                    self.observe(|o, r, id| o.gave_up(r, id, n));
                     return Err(BlockingRefused::Refused(refused));
                 }
                 queue.line.front() == Some(key)
@@ -530,6 +612,18 @@ const SPINS: u32 = 200;
 #[cfg(loom)]
 const SPINS: u32 = 0;
 
+/// The result of an acquisition that cannot be refused (a mutex is never
+/// closed, never asked for more than it has), except for a deadlock: a
+/// form that cannot fail then panics with the report, rather than hang.
+#[track_caller]
+pub(crate) fn infallible<T>(acquired: Result<T, AcquireError>) -> T {
+    match acquired {
+        Ok(held) => held,
+        Err(AcquireError::Deadlock { deadlock, .. }) => panic!("{deadlock}"),
+        Err(err) => unreachable!("{err}"),
+    }
+}
+
 /// Why a blocking acquisition failed.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum BlockingRefused {
@@ -540,6 +634,8 @@ pub(crate) enum BlockingRefused {
 /// Something that holds a [`Permits`]: a borrow, or an `Arc` of a semaphore
 /// for owned permits.
 pub(crate) trait Holder {
+    /// Owned permits may move to another task.
+    const OWNED: bool = false;
     fn permits(&self) -> &Permits;
 }
 
@@ -554,14 +650,18 @@ pub(crate) struct Acquire<H: Holder> {
     holder: Option<H>,
     n: usize,
     key: Option<usize>,
+    caller: Caller,
 }
 
 impl<H: Holder> Acquire<H> {
+    #[track_caller]
     pub(crate) fn new(holder: H, n: usize) -> Self {
+        let caller = Caller::here();
         Acquire {
             holder: Some(holder),
             n,
             key: None,
+            caller: if H::OWNED { caller.owned() } else { caller },
         }
     }
 }
@@ -584,7 +684,7 @@ impl<H: Holder + Unpin> Future for Acquire<H> {
             .as_ref()
             .expect("Acquire polled after completion");
         let permits = holder.permits();
-        match permits.poll_acquire(this.n, &mut this.key, cx) {
+        match permits.poll_acquire(this.n, &mut this.key, this.caller, cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(())) => Poll::Ready(Ok(this.holder.take().expect("holder"))),
             Poll::Ready(Err(refused)) => {

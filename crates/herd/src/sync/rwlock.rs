@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::permits::{Acquire, Permits};
+use super::permits::{Acquire, Caller, Permits, infallible};
 use super::{AcquireError, Resource};
 
 /// Readers at once at most; a writer takes all of them.
@@ -101,6 +101,26 @@ impl<T> RwLock<T> {
 }
 
 impl<T: ?Sized> RwLock<T> {
+    /// Gives this lock a lock-order level. While one resource with a
+    /// level is held, [diagnostics](crate::diag) expect only resources of a
+    /// higher level to be acquired, and report any other as a
+    /// [`LockOrder`](crate::diag::LockOrder): number your locks in the order
+    /// they must be taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let accounts = herd::sync::RwLock::named("accounts", 0).with_level(1);
+    /// assert_eq!(accounts.resource().level(), Some(1));
+    /// ```
+    pub fn with_level(mut self, level: u32) -> Self
+    where
+        Self: Sized,
+    {
+        self.permits.set_level(level);
+        self
+    }
+
     /// What errors and diagnostics call this lock.
     ///
     /// # Examples
@@ -128,6 +148,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().await, 1);
     /// # }
     /// ```
+    #[track_caller]
     pub fn read(&self) -> Read<'_, T> {
         Read {
             lock: self,
@@ -152,6 +173,7 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(*lock.read().await, 2);
     /// # }
     /// ```
+    #[track_caller]
     pub fn write(&self) -> Write<'_, T> {
         Write {
             lock: self,
@@ -167,8 +189,9 @@ impl<T: ?Sized> RwLock<T> {
     /// let lock = herd::sync::RwLock::new(1);
     /// assert_eq!(*lock.read_blocking(), 1);
     /// ```
+    #[track_caller]
     pub fn read_blocking(&self) -> ReadGuard<'_, T> {
-        self.permits.wait_blocking(1, None).expect(NEVER_REFUSED);
+        infallible(self.permits.wait_blocking(1, None, Caller::here()));
         ReadGuard { lock: self }
     }
 
@@ -181,10 +204,12 @@ impl<T: ?Sized> RwLock<T> {
     /// *lock.write_blocking() = 5;
     /// assert_eq!(*lock.read_blocking(), 5);
     /// ```
+    #[track_caller]
     pub fn write_blocking(&self) -> WriteGuard<'_, T> {
-        self.permits
-            .wait_blocking(MAX_READERS, None)
-            .expect(NEVER_REFUSED);
+        infallible(
+            self.permits
+                .wait_blocking(MAX_READERS, None, Caller::here()),
+        );
         WriteGuard { lock: self }
     }
 
@@ -199,9 +224,10 @@ impl<T: ?Sized> RwLock<T> {
     /// drop(writing);
     /// assert!(lock.try_read().is_some());
     /// ```
+    #[track_caller]
     pub fn try_read(&self) -> Option<ReadGuard<'_, T>> {
         self.permits
-            .try_acquire(1)
+            .try_acquire(1, Caller::here())
             .ok()
             .map(|()| ReadGuard { lock: self })
     }
@@ -217,9 +243,10 @@ impl<T: ?Sized> RwLock<T> {
     /// drop(reading);
     /// assert!(lock.try_write().is_some());
     /// ```
+    #[track_caller]
     pub fn try_write(&self) -> Option<WriteGuard<'_, T>> {
         self.permits
-            .try_acquire(MAX_READERS)
+            .try_acquire(MAX_READERS, Caller::here())
             .ok()
             .map(|()| WriteGuard { lock: self })
     }
@@ -246,8 +273,15 @@ impl<T: ?Sized> RwLock<T> {
     /// assert!(lock.read_timeout(Duration::from_secs(1)).await.is_err());
     /// # }
     /// ```
-    pub async fn read_timeout(&self, timeout: Duration) -> Result<ReadGuard<'_, T>, AcquireError> {
-        self.resource().within(timeout, self.read()).await
+    #[track_caller]
+    pub fn read_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<ReadGuard<'_, T>, AcquireError>> + '_ {
+        let wait = self
+            .resource()
+            .within(timeout, Acquire::new(&self.permits, 1));
+        async move { wait.await?.map(|_| ReadGuard { lock: self }) }
     }
 
     /// Waits up to `timeout` to write, on tokio's clock.
@@ -273,11 +307,15 @@ impl<T: ?Sized> RwLock<T> {
     /// assert_eq!(err.to_string(), "timed out after 2s waiting for RwLock \"routes\"");
     /// # }
     /// ```
-    pub async fn write_timeout(
+    #[track_caller]
+    pub fn write_timeout(
         &self,
         timeout: Duration,
-    ) -> Result<WriteGuard<'_, T>, AcquireError> {
-        self.resource().within(timeout, self.write()).await
+    ) -> impl Future<Output = Result<WriteGuard<'_, T>, AcquireError>> + '_ {
+        let wait = self
+            .resource()
+            .within(timeout, Acquire::new(&self.permits, MAX_READERS));
+        async move { wait.await?.map(|_| WriteGuard { lock: self }) }
     }
 
     /// Waits on this thread up to `timeout` to read.
@@ -295,12 +333,13 @@ impl<T: ?Sized> RwLock<T> {
     /// let _writing = lock.write_blocking();
     /// assert!(lock.read_blocking_timeout(Duration::from_millis(10)).is_err());
     /// ```
+    #[track_caller]
     pub fn read_blocking_timeout(
         &self,
         timeout: Duration,
     ) -> Result<ReadGuard<'_, T>, AcquireError> {
         self.permits
-            .wait_blocking(1, Some(timeout))
+            .wait_blocking(1, Some(timeout), Caller::here())
             .map(|()| ReadGuard { lock: self })
     }
 
@@ -319,12 +358,13 @@ impl<T: ?Sized> RwLock<T> {
     /// let _reading = lock.read_blocking();
     /// assert!(lock.write_blocking_timeout(Duration::from_millis(10)).is_err());
     /// ```
+    #[track_caller]
     pub fn write_blocking_timeout(
         &self,
         timeout: Duration,
     ) -> Result<WriteGuard<'_, T>, AcquireError> {
         self.permits
-            .wait_blocking(MAX_READERS, Some(timeout))
+            .wait_blocking(MAX_READERS, Some(timeout), Caller::here())
             .map(|()| WriteGuard { lock: self })
     }
 
@@ -341,8 +381,6 @@ impl<T: ?Sized> RwLock<T> {
         self.value.get_mut()
     }
 }
-
-const NEVER_REFUSED: &str = "an RwLock is never closed and never asked for more than it has";
 
 impl<T: Default> Default for RwLock<T> {
     fn default() -> Self {
@@ -474,7 +512,7 @@ impl<'a, T: ?Sized> Future for Read<'a, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         Pin::new(&mut this.acquire).poll(cx).map(|acquired| {
-            acquired.expect(NEVER_REFUSED);
+            infallible(acquired);
             ReadGuard { lock: this.lock }
         })
     }
@@ -518,7 +556,7 @@ impl<'a, T: ?Sized> Future for Write<'a, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         Pin::new(&mut this.acquire).poll(cx).map(|acquired| {
-            acquired.expect(NEVER_REFUSED);
+            infallible(acquired);
             WriteGuard { lock: this.lock }
         })
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::permits::{Acquire, Holder, Permits};
+use super::permits::{Acquire, Caller, Holder, Permits};
 use super::{AcquireError, Resource};
 
 /// A pool of permits: at most its capacity are held at once.
@@ -97,6 +97,23 @@ impl Semaphore {
         }
     }
 
+    /// Gives this semaphore a lock-order level. While one resource with a
+    /// level is held, [diagnostics](crate::diag) expect only resources of a
+    /// higher level to be acquired, and report any other as a
+    /// [`LockOrder`](crate::diag::LockOrder): number your locks in the order
+    /// they must be taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let accounts = herd::sync::Semaphore::named("accounts", 4).with_level(1);
+    /// assert_eq!(accounts.resource().level(), Some(1));
+    /// ```
+    pub fn with_level(mut self, level: u32) -> Self {
+        self.permits.set_level(level);
+        self
+    }
+
     /// What errors and diagnostics call this semaphore.
     ///
     /// # Examples
@@ -157,6 +174,7 @@ impl Semaphore {
     /// assert_eq!(permit.count(), 1);
     /// # }
     /// ```
+    #[track_caller]
     pub fn acquire(&self) -> AcquireFuture<'_> {
         self.acquire_many(1)
     }
@@ -185,6 +203,7 @@ impl Semaphore {
     /// drop(big);
     /// # }
     /// ```
+    #[track_caller]
     pub fn acquire_many(&self, n: usize) -> AcquireFuture<'_> {
         AcquireFuture {
             semaphore: self,
@@ -220,6 +239,7 @@ impl Semaphore {
     /// assert_eq!(pool.available_permits(), 1);
     /// # }
     /// ```
+    #[track_caller]
     pub fn acquire_owned(self: Arc<Self>) -> AcquireOwnedFuture {
         self.acquire_many_owned(1)
     }
@@ -246,6 +266,7 @@ impl Semaphore {
     /// assert_eq!(permit.count(), 3);
     /// # }
     /// ```
+    #[track_caller]
     pub fn acquire_many_owned(self: Arc<Self>, n: usize) -> AcquireOwnedFuture {
         AcquireOwnedFuture {
             acquire: Acquire::new(Owner(self), n),
@@ -268,6 +289,7 @@ impl Semaphore {
     /// drop(held);
     /// assert!(pool.try_acquire().is_ok());
     /// ```
+    #[track_caller]
     pub fn try_acquire(&self) -> Result<Permit<'_>, AcquireError> {
         self.try_acquire_many(1)
     }
@@ -284,9 +306,10 @@ impl Semaphore {
     /// let pool = herd::sync::Semaphore::new(3);
     /// assert_eq!(pool.try_acquire_many(2).unwrap().count(), 2);
     /// ```
+    #[track_caller]
     pub fn try_acquire_many(&self, n: usize) -> Result<Permit<'_>, AcquireError> {
         self.permits
-            .try_acquire(n)
+            .try_acquire(n, Caller::here())
             .map(|()| Permit::new(self, n))
             .map_err(|refused| self.permits.error(refused, n))
     }
@@ -308,8 +331,9 @@ impl Semaphore {
     /// drop(permit);
     /// assert_eq!(pool.available_permits(), 1);
     /// ```
+    #[track_caller]
     pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedPermit, AcquireError> {
-        match self.permits.try_acquire(1) {
+        match self.permits.try_acquire(1, Caller::here().owned()) {
             Ok(()) => Ok(OwnedPermit {
                 semaphore: self,
                 count: 1,
@@ -339,6 +363,7 @@ impl Semaphore {
     /// drop(held);
     /// assert_eq!(other.join().unwrap(), Ok(1));
     /// ```
+    #[track_caller]
     pub fn acquire_blocking(&self) -> Result<Permit<'_>, AcquireError> {
         self.acquire_many_blocking(1)
     }
@@ -355,9 +380,10 @@ impl Semaphore {
     /// let pool = herd::sync::Semaphore::new(3);
     /// assert_eq!(pool.acquire_many_blocking(3).unwrap().count(), 3);
     /// ```
+    #[track_caller]
     pub fn acquire_many_blocking(&self, n: usize) -> Result<Permit<'_>, AcquireError> {
         self.permits
-            .wait_blocking(n, None)
+            .wait_blocking(n, None, Caller::here())
             .map(|()| Permit::new(self, n))
     }
 
@@ -385,8 +411,12 @@ impl Semaphore {
     /// assert_eq!(err.to_string(), "timed out after 1s waiting for Semaphore \"db\"");
     /// # }
     /// ```
-    pub async fn acquire_timeout(&self, timeout: Duration) -> Result<Permit<'_>, AcquireError> {
-        self.acquire_many_timeout(1, timeout).await
+    #[track_caller]
+    pub fn acquire_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Permit<'_>, AcquireError>> + '_ {
+        self.acquire_many_timeout(1, timeout)
     }
 
     /// Waits up to `timeout` for `n` permits, on tokio's clock.
@@ -413,14 +443,14 @@ impl Semaphore {
     /// assert_eq!(pool.available_permits(), 1, "nothing leaked");
     /// # }
     /// ```
-    pub async fn acquire_many_timeout(
+    #[track_caller]
+    pub fn acquire_many_timeout(
         &self,
         n: usize,
         timeout: Duration,
-    ) -> Result<Permit<'_>, AcquireError> {
-        self.resource()
-            .within(timeout, self.acquire_many(n))
-            .await?
+    ) -> impl Future<Output = Result<Permit<'_>, AcquireError>> + '_ {
+        let wait = self.resource().within(timeout, self.acquire_many(n));
+        async move { wait.await? }
     }
 
     /// Waits on this thread up to `timeout` for one permit.
@@ -438,6 +468,7 @@ impl Semaphore {
     /// let _held = pool.try_acquire().unwrap();
     /// assert!(pool.acquire_blocking_timeout(Duration::from_millis(10)).is_err());
     /// ```
+    #[track_caller]
     pub fn acquire_blocking_timeout(&self, timeout: Duration) -> Result<Permit<'_>, AcquireError> {
         self.acquire_many_blocking_timeout(1, timeout)
     }
@@ -457,13 +488,14 @@ impl Semaphore {
     /// let permit = pool.acquire_many_blocking_timeout(2, Duration::from_secs(1)).unwrap();
     /// assert_eq!(permit.count(), 2);
     /// ```
+    #[track_caller]
     pub fn acquire_many_blocking_timeout(
         &self,
         n: usize,
         timeout: Duration,
     ) -> Result<Permit<'_>, AcquireError> {
         self.permits
-            .wait_blocking(n, Some(timeout))
+            .wait_blocking(n, Some(timeout), Caller::here())
             .map(|()| Permit::new(self, n))
     }
 
@@ -736,6 +768,8 @@ impl fmt::Debug for AcquireFuture<'_> {
 struct Owner(Arc<Semaphore>);
 
 impl Holder for Owner {
+    const OWNED: bool = true;
+
     fn permits(&self) -> &Permits {
         &self.0.permits
     }

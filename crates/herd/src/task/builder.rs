@@ -287,6 +287,7 @@ where
     /// assert_eq!((scope.name(), scope.limit()), (Some("batch"), Some(4)));
     /// ```
     pub fn build(self) -> Scope<T, E> {
+        crate::diag::from_env();
         let own = self.deadline.map(|at| Deadline {
             at,
             scope: self.name.clone(),

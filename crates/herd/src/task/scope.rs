@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::future::{Future, poll_fn};
-use std::panic::AssertUnwindSafe;
+use std::panic::{AssertUnwindSafe, Location};
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 use super::cancel::Deadline;
 use super::ledger::{ChildHandle, Handles, Ledger};
 use super::{CancelReason, CancelToken, Policy, ScopeBuilder, SpawnError, TaskError, TaskId};
+use crate::diag::{self, Traced};
 use crate::sync::{OwnedPermit, Resource, Semaphore};
 
 /// A task group that owns its children: when it is joined, every child has
@@ -222,11 +223,12 @@ where
     /// assert_eq!(scope.join().await.unwrap(), ["first", "second"]);
     /// # }
     /// ```
-    pub async fn spawn<F>(&self, fut: F) -> Result<usize, SpawnError>
+    #[track_caller]
+    pub fn spawn<F>(&self, fut: F) -> impl Future<Output = Result<usize, SpawnError>> + '_
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        self.handle.spawn(fut).await
+        self.handle.spawn(fut)
     }
 
     /// Spawns a child with a name, which its [`TaskId`] and errors carry.
@@ -243,15 +245,16 @@ where
     /// assert_eq!(err.to_string(), "task 0 \"db\" failed: connection refused");
     /// # }
     /// ```
-    pub async fn spawn_named<F>(
+    #[track_caller]
+    pub fn spawn_named<F>(
         &self,
         name: impl Into<Arc<str>>,
         fut: F,
-    ) -> Result<usize, SpawnError>
+    ) -> impl Future<Output = Result<usize, SpawnError>> + '_
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        self.handle.spawn_named(name, fut).await
+        self.handle.spawn_named(name, fut)
     }
 
     /// Spawns `fut` if a slot is free now, without waiting.
@@ -273,6 +276,7 @@ where
     /// assert_eq!(scope.try_spawn(async { Ok(()) }), Err(SpawnError::AtCapacity { limit: 1 }));
     /// # }
     /// ```
+    #[track_caller]
     pub fn try_spawn<F>(&self, fut: F) -> Result<usize, SpawnError>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -292,6 +296,7 @@ where
     /// assert_eq!(scope.join().await, Ok(vec![1]));
     /// # }
     /// ```
+    #[track_caller]
     pub fn try_spawn_named<F>(&self, name: impl Into<Arc<str>>, fut: F) -> Result<usize, SpawnError>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -556,12 +561,16 @@ where
     /// assert_eq!(scope.join().await, Ok(vec![9]));
     /// # }
     /// ```
-    pub async fn spawn<F>(&self, fut: F) -> Result<usize, SpawnError>
+    #[track_caller]
+    pub fn spawn<F>(&self, fut: F) -> impl Future<Output = Result<usize, SpawnError>> + '_
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let permit = self.acquire_slot().await?;
-        self.start(None, fut, permit)
+        let at = Location::caller();
+        async move {
+            let permit = self.acquire_slot().await?;
+            self.start(None, fut, permit, at)
+        }
     }
 
     /// As [`Scope::spawn_named`].
@@ -576,16 +585,20 @@ where
     /// assert_eq!(scope.join().await, Ok(vec![9]));
     /// # }
     /// ```
-    pub async fn spawn_named<F>(
+    #[track_caller]
+    pub fn spawn_named<F>(
         &self,
         name: impl Into<Arc<str>>,
         fut: F,
-    ) -> Result<usize, SpawnError>
+    ) -> impl Future<Output = Result<usize, SpawnError>> + '_
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
-        let permit = self.acquire_slot().await?;
-        self.start(Some(name.into()), fut, permit)
+        let (at, name) = (Location::caller(), name.into());
+        async move {
+            let permit = self.acquire_slot().await?;
+            self.start(Some(name), fut, permit, at)
+        }
     }
 
     /// As [`Scope::try_spawn`].
@@ -599,12 +612,13 @@ where
     /// assert_eq!(scope.handle().try_spawn(async { Ok(9) }), Ok(0));
     /// # }
     /// ```
+    #[track_caller]
     pub fn try_spawn<F>(&self, fut: F) -> Result<usize, SpawnError>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
         let permit = self.try_acquire_slot()?;
-        self.start(None, fut, permit)
+        self.start(None, fut, permit, Location::caller())
     }
 
     /// As [`Scope::try_spawn_named`].
@@ -618,12 +632,13 @@ where
     /// assert_eq!(scope.handle().try_spawn_named("nine", async { Ok(9) }), Ok(0));
     /// # }
     /// ```
+    #[track_caller]
     pub fn try_spawn_named<F>(&self, name: impl Into<Arc<str>>, fut: F) -> Result<usize, SpawnError>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
     {
         let permit = self.try_acquire_slot()?;
-        self.start(Some(name.into()), fut, permit)
+        self.start(Some(name.into()), fut, permit, Location::caller())
     }
 
     /// The scope's cancellation token.
@@ -679,6 +694,7 @@ where
         name: Option<Arc<str>>,
         fut: F,
         permit: Option<OwnedPermit>,
+        at: &'static Location<'static>,
     ) -> Result<usize, SpawnError>
     where
         F: Future<Output = Result<T, E>> + Send + 'static,
@@ -689,16 +705,17 @@ where
             return Err(SpawnError::Cancelled(reason));
         }
         let index = shared.ledger.reserve().ok_or(SpawnError::Closed)?;
+        let watched = diag::on().then(|| diag::task(name.as_deref(), shared.name.as_deref(), at));
         let report = Report {
             shared: shared.clone(),
             task: TaskId::new(index, name),
             permit,
             done: false,
         };
-        let child = tokio::spawn(async move {
+        let child = tokio::spawn(Traced::new(watched, async move {
             let outcome = AssertUnwindSafe(fut).catch_unwind().await;
             report.finish(outcome);
-        });
+        }));
         shared.children.push(child);
         Ok(index)
     }

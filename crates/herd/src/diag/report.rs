@@ -1,0 +1,503 @@
+//! What diagnostics report: the parties (tasks and threads), the findings,
+//! and where they go (`tracing`, and a ring of recent reports).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::panic::Location;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
+
+use crate::sync::Resource;
+
+/// Where in the source something happened: `file:line:column`.
+pub type Site = &'static Location<'static>;
+
+fn site(at: &Site, s: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(s, "{}:{}:{}", at.file(), at.line(), at.column())
+}
+
+/// Serializes a [`Site`] as `"file:line:column"`.
+pub(crate) fn serialize_site<S: Serializer>(at: &Site, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{}:{}:{}", at.file(), at.line(), at.column()))
+}
+
+fn serialize_opt_site<S: Serializer>(at: &Option<Site>, s: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => serialize_site(at, s),
+        None => s.serialize_none(),
+    }
+}
+
+pub(crate) fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1e3)
+}
+
+impl Serialize for Resource {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_struct("Resource", 3)?;
+        out.serialize_field("kind", self.kind())?;
+        out.serialize_field("name", &self.name())?;
+        out.serialize_field("level", &self.level())?;
+        out.end()
+    }
+}
+
+/// What kind of party a [`Party`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    /// A task spawned in a herd [`Scope`](crate::task::Scope).
+    Task,
+    /// A tokio task spawned outside herd.
+    TokioTask,
+    /// An OS thread outside any task (blocking forms).
+    Thread,
+}
+
+/// A task or thread, as reports name it.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() {
+/// let scope = herd::task::Scope::<(), ()>::builder().name("jobs").build();
+/// herd::diag::enable();
+/// scope.spawn_named("worker", std::future::pending()).await.unwrap();
+/// tokio::task::yield_now().await;
+/// let dump = herd::diag::dump();
+/// let worker = dump.tasks.iter().find(|t| t.party.name.as_deref() == Some("worker")).unwrap();
+/// assert_eq!(worker.party.kind, herd::diag::PartyKind::Task);
+/// assert_eq!(worker.party.scope.as_deref(), Some("jobs"));
+/// assert!(worker.party.to_string().starts_with("task \"worker\""));
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Party {
+    /// Unique for the life of the process.
+    pub id: u64,
+    /// Task, tokio task or thread.
+    pub kind: PartyKind,
+    /// The task's or thread's name, if it has one.
+    pub name: Option<String>,
+    /// The name of the scope that owns the task, if it has one.
+    pub scope: Option<String>,
+    /// Where the task was spawned.
+    #[serde(serialize_with = "serialize_opt_site")]
+    pub spawned_at: Option<Site>,
+}
+
+impl fmt::Display for Party {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            PartyKind::Task => "task",
+            PartyKind::TokioTask => "tokio task",
+            PartyKind::Thread => "thread",
+        };
+        write!(f, "{kind}")?;
+        if let Some(name) = &self.name {
+            write!(f, " \"{name}\"")?;
+        }
+        write!(f, " (#{}", self.id)?;
+        if let Some(scope) = &self.scope {
+            write!(f, " in scope \"{scope}\"")?;
+        }
+        if let Some(at) = &self.spawned_at {
+            write!(f, ", spawned at ")?;
+            site(at, f)?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// One step of a [`Deadlock`]: a party waits for a resource another party
+/// holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Link {
+    /// Who waits.
+    pub waiter: Party,
+    /// For what.
+    pub resource: Resource,
+    /// Where the wait began.
+    #[serde(serialize_with = "serialize_site")]
+    pub wait_at: Site,
+    /// Who holds it (may be the waiter itself).
+    pub holder: Party,
+    /// Where the holder acquired it.
+    #[serde(serialize_with = "serialize_site")]
+    pub held_at: Site,
+}
+
+/// A cycle of waits that can never end: each party waits for a resource the
+/// next one holds, and the last waits for the first.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() {
+/// use herd::sync::{AcquireError, Semaphore};
+///
+/// herd::diag::enable();
+/// let pool = Semaphore::named("pool", 1);
+/// let _mine = pool.acquire().await.unwrap();
+/// // Waiting for a permit this task already holds the last of.
+/// let err = pool.acquire().await.unwrap_err();
+/// let AcquireError::Deadlock { deadlock, .. } = err else { panic!("{err}") };
+/// assert_eq!(deadlock.cycle.len(), 1);
+/// assert_eq!(deadlock.cycle[0].resource.name(), Some("pool"));
+/// assert_eq!(deadlock.cycle[0].waiter, deadlock.cycle[0].holder);
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Deadlock {
+    /// The waits, in order: `cycle[i].holder` is `cycle[i + 1].waiter`, and
+    /// the last holder is the first waiter.
+    pub cycle: Vec<Link>,
+}
+
+impl fmt::Display for Deadlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "deadlock: ")?;
+        for (i, link) in self.cycle.iter().enumerate() {
+            if i > 0 {
+                write!(f, "; ")?;
+            }
+            write!(f, "{} waits for {} at ", link.waiter, link.resource)?;
+            site(&link.wait_at, f)?;
+            if link.holder == link.waiter {
+                write!(f, ", which it already holds since ")?;
+            } else {
+                write!(f, ", held by {} since ", link.holder.name_or_id())?;
+            }
+            site(&link.held_at, f)?;
+        }
+        Ok(())
+    }
+}
+
+impl Party {
+    /// The short form used after a party was named once in a report.
+    fn name_or_id(&self) -> String {
+        match &self.name {
+            Some(name) => format!("\"{name}\" (#{})", self.id),
+            None => format!("#{}", self.id),
+        }
+    }
+}
+
+/// Which rule a [`LockOrder`] report broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum OrderRule {
+    /// Both resources carry a level, and the one taken second has a level
+    /// no higher than the one held.
+    Level {
+        /// The held resource's level.
+        held: u32,
+        /// The level of the one being acquired.
+        acquiring: u32,
+    },
+    /// Earlier, the two were taken in the opposite order (possibly through
+    /// others in between): run both paths at once and they can deadlock.
+    Inversion {
+        /// Where the opposite order was first seen: the first lock taken.
+        #[serde(serialize_with = "serialize_site")]
+        first_at: Site,
+        /// ... and the second.
+        #[serde(serialize_with = "serialize_site")]
+        then_at: Site,
+    },
+}
+
+/// A resource acquired out of order while another is held: a deadlock that
+/// did not happen this time, but can.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() {
+/// use herd::diag::{self, OrderRule, Report};
+/// use herd::sync::Mutex;
+///
+/// diag::enable();
+/// let (a, b) = (Mutex::named("order-a", ()), Mutex::named("order-b", ()));
+/// {
+///     let _a = a.lock().await;
+///     let _b = b.lock().await; // learned: a, then b
+/// }
+/// let _b = b.lock().await;
+/// let _a = a.lock().await; // b, then a: reported
+/// let found = diag::recent().into_iter().any(|r| matches!(r,
+///     Report::LockOrder(o) if o.held.name() == Some("order-b")
+///         && o.acquiring.name() == Some("order-a")
+///         && matches!(o.rule, OrderRule::Inversion { .. })));
+/// assert!(found);
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LockOrder {
+    /// Who acquired out of order.
+    pub party: Party,
+    /// What it held.
+    pub held: Resource,
+    /// Where it acquired that.
+    #[serde(serialize_with = "serialize_site")]
+    pub held_at: Site,
+    /// What it acquired while holding it.
+    pub acquiring: Resource,
+    /// Where.
+    #[serde(serialize_with = "serialize_site")]
+    pub acquiring_at: Site,
+    /// The rule broken.
+    #[serde(flatten)]
+    pub rule: OrderRule,
+}
+
+impl fmt::Display for LockOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "lock order: {} acquired {} at ",
+            self.party, self.acquiring
+        )?;
+        site(&self.acquiring_at, f)?;
+        write!(f, " while holding {} (acquired at ", self.held)?;
+        site(&self.held_at, f)?;
+        match &self.rule {
+            OrderRule::Level { held, acquiring } => write!(
+                f,
+                "): level {acquiring} after level {held}; levels must rise"
+            ),
+            OrderRule::Inversion { first_at, then_at } => {
+                write!(f, "); the opposite order was taken at ")?;
+                site(first_at, f)?;
+                write!(f, " then ")?;
+                site(then_at, f)?;
+                write!(f, ": the two paths can deadlock")
+            }
+        }
+    }
+}
+
+/// A task whose single poll ran longer than the threshold: it blocked the
+/// worker thread (CPU work or a blocking call inside async code).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SlowPoll {
+    /// The task.
+    pub task: Party,
+    /// How long the poll had run when the watchdog saw it.
+    #[serde(serialize_with = "millis", rename = "running_ms")]
+    pub running: Duration,
+}
+
+impl fmt::Display for SlowPoll {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "blocking: {} has been inside one poll for {:?}; move blocking or CPU work to a thread",
+            self.task, self.running
+        )
+    }
+}
+
+/// What a party is doing, as a dump or report shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum PartyState {
+    /// Inside a poll (tasks) or running (threads).
+    Running,
+    /// Waiting for a herd resource.
+    Waiting {
+        /// For what.
+        resource: Resource,
+        /// How long so far.
+        #[serde(serialize_with = "millis", rename = "for_ms")]
+        waited: Duration,
+    },
+    /// A task between polls, not waiting for any herd resource (for I/O, a
+    /// timer, a channel, ...).
+    Idle {
+        /// Since its last poll ended.
+        #[serde(serialize_with = "millis", rename = "for_ms")]
+        idle: Duration,
+    },
+    /// The task has ended. A finished task that still holds a resource
+    /// leaked it (a forgotten guard).
+    Finished,
+}
+
+impl fmt::Display for PartyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PartyState::Running => write!(f, "running"),
+            PartyState::Waiting { resource, waited } => {
+                write!(f, "waiting for {resource} for {waited:?}")
+            }
+            PartyState::Idle { idle } => write!(f, "idle for {idle:?}"),
+            PartyState::Finished => write!(f, "finished"),
+        }
+    }
+}
+
+/// A holder of a resource, as reports and dumps show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Holding {
+    /// Who holds it.
+    pub party: Party,
+    /// What that party is doing now.
+    pub state: PartyState,
+    /// Permits held (1 for a mutex or a reader).
+    pub permits: usize,
+    /// Where it acquired them.
+    #[serde(serialize_with = "serialize_site")]
+    pub at: Site,
+    /// For how long.
+    #[serde(serialize_with = "millis", rename = "for_ms")]
+    pub held: Duration,
+    /// Held through an owned permit, which may have moved to another task.
+    pub owned: bool,
+}
+
+impl fmt::Display for Holding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}, {}, held {:?} since ",
+            self.party, self.state, self.held
+        )?;
+        site(&self.at, f)?;
+        if self.owned {
+            write!(f, " (owned permit: may have moved)")?;
+        }
+        if self.state == PartyState::Finished {
+            write!(f, " - leaked: a guard was forgotten")?;
+        }
+        Ok(())
+    }
+}
+
+/// A wait that has lasted longer than the threshold, with who holds what it
+/// waits for and what they are doing: a lock held across a slow `.await`,
+/// or a permit leaked by a task that ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Stalled {
+    /// Who waits.
+    pub waiter: Party,
+    /// For what.
+    pub resource: Resource,
+    /// Where the wait began.
+    #[serde(serialize_with = "serialize_site")]
+    pub wait_at: Site,
+    /// For how long so far.
+    #[serde(serialize_with = "millis", rename = "waited_ms")]
+    pub waited: Duration,
+    /// Who holds the resource.
+    pub holders: Vec<Holding>,
+}
+
+impl fmt::Display for Stalled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "stalled: {} has waited {:?} for {} at ",
+            self.waiter, self.waited, self.resource
+        )?;
+        site(&self.wait_at, f)?;
+        if self.holders.is_empty() {
+            return write!(f, "; no holder is known");
+        }
+        write!(f, "; held by ")?;
+        for (i, holding) in self.holders.iter().enumerate() {
+            if i > 0 {
+                write!(f, "; and by ")?;
+            }
+            write!(f, "{holding}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A periodic tick ran late: something kept the runtime's threads busy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Lag {
+    /// How late the tick ran.
+    #[serde(serialize_with = "millis", rename = "late_ms")]
+    pub late: Duration,
+    /// The tick's period.
+    #[serde(serialize_with = "millis", rename = "period_ms")]
+    pub period: Duration,
+}
+
+impl fmt::Display for Lag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "event loop lag: a {:?} tick ran {:?} late; something blocked the runtime",
+            self.period, self.late
+        )
+    }
+}
+
+/// One finding of the diagnostics.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "report")]
+pub enum Report {
+    /// A cycle of waits that can never end.
+    Deadlock(Arc<Deadlock>),
+    /// Resources acquired out of order.
+    LockOrder(LockOrder),
+    /// A task blocked its worker thread.
+    SlowPoll(SlowPoll),
+    /// A wait that has lasted too long, with its holders.
+    Stalled(Stalled),
+    /// The runtime's threads were kept busy.
+    Lag(Lag),
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Report::Deadlock(r) => r.fmt(f),
+            Report::LockOrder(r) => r.fmt(f),
+            Report::SlowPoll(r) => r.fmt(f),
+            Report::Stalled(r) => r.fmt(f),
+            Report::Lag(r) => r.fmt(f),
+        }
+    }
+}
+
+/// How many reports [`recent`](super::recent) keeps.
+const KEPT: usize = 1024;
+
+static RECENT: Mutex<VecDeque<Report>> = Mutex::new(VecDeque::new());
+
+/// Logs `report` through `tracing` and keeps it for [`recent`](super::recent).
+pub(crate) fn emit(report: Report) {
+    match &report {
+        Report::Deadlock(_) => tracing::error!(target: "herd::diag", "{report}"),
+        _ => tracing::warn!(target: "herd::diag", "{report}"),
+    }
+    let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+    if recent.len() == KEPT {
+        recent.pop_front();
+    }
+    recent.push_back(report);
+}
+
+pub(crate) fn recent() -> Vec<Report> {
+    let recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+    recent.iter().cloned().collect()
+}
