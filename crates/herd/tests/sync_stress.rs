@@ -1,5 +1,6 @@
 //! `herd::sync` under contention, on a multi-thread runtime and on plain
-//! threads: the books must balance exactly at the end.
+//! threads: the books must balance exactly at the end. Diagnostics are on
+//! throughout, and a deadlock or lock-order report from them fails the test.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -8,7 +9,7 @@ use std::time::Duration;
 use herd::sync::{Mutex, RwLock, Semaphore};
 
 mod common;
-use common::Gauge;
+use common::{Gauge, Watched};
 
 const WORKERS: usize = 16;
 const INCREMENTS: usize = 100_000;
@@ -17,6 +18,7 @@ const INCREMENTS: usize = 100_000;
 /// to the scheduler now and then, write back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_tasks_increment_exactly() {
+    let _watched = Watched::start();
     let counter = Arc::new(Mutex::named("counter", 0usize));
     let tasks: Vec<_> = (0..WORKERS)
         .map(|_| {
@@ -41,6 +43,7 @@ async fn sixteen_tasks_increment_exactly() {
 
 #[test]
 fn sixteen_threads_increment_exactly() {
+    let _watched = Watched::start();
     let counter = Arc::new(Mutex::new(0usize));
     let threads: Vec<_> = (0..WORKERS)
         .map(|_| {
@@ -62,6 +65,7 @@ fn sixteen_threads_increment_exactly() {
 
 #[test]
 fn tasks_and_threads_share_one_counter() {
+    let _watched = Watched::start();
     let counter = Arc::new(Mutex::new(0usize));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -100,6 +104,7 @@ fn tasks_and_threads_share_one_counter() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_semaphore_never_admits_more_than_its_permits() {
+    let _watched = Watched::start();
     const PERMITS: usize = 5;
     let pool = Arc::new(Semaphore::new(PERMITS));
     let gauge = Arc::new(Gauge::default());
@@ -135,6 +140,7 @@ async fn a_semaphore_never_admits_more_than_its_permits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_writer_is_served_under_a_reader_flood() {
+    let _watched = Watched::start();
     let lock = Arc::new(RwLock::new(0u64));
     let stop = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..8)
@@ -168,6 +174,7 @@ async fn a_writer_is_served_under_a_reader_flood() {
 /// back and every finished holder counted once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancelling_half_the_waiters_leaves_the_books_balanced() {
+    let _watched = Watched::start();
     const PERMITS: usize = 3;
     let pool = Arc::new(Semaphore::new(PERMITS));
     let gauge = Arc::new(Gauge::default());
@@ -221,6 +228,7 @@ async fn cancelling_half_the_waiters_leaves_the_books_balanced() {
 
 #[test]
 fn blocking_waiters_with_timeouts_leave_the_books_balanced() {
+    let _watched = Watched::start();
     let pool = Arc::new(Semaphore::new(2));
     let threads: Vec<_> = (0..8)
         .map(|i| {

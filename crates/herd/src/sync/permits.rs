@@ -198,18 +198,42 @@ impl Permits {
         if !diag::on() {
             return None;
         }
-        Some(
-            self.tracked
-                .get_or_init(|| Tracked::new(self.resource.clone())),
-        )
+        Some(self.track())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn track(&self) -> &Arc<Tracked> {
+        self.tracked
+            .get_or_init(|| Tracked::new(self.resource.clone()))
     }
 
     /// Tells diagnostics the caller took `n` permits without waiting.
     #[inline]
     fn took(&self, n: usize, caller: Caller) {
-        if let Some(tracked) = self.tracked() {
-            diag::graph::acquired(tracked, n, caller.at, caller.owned);
+        if diag::on() {
+            self.took_watched(n, caller);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn took_watched(&self, n: usize, caller: Caller) {
+        diag::graph::acquired(self.track(), n, caller.at, caller.owned);
+    }
+
+    /// Tells diagnostics `n` permits are about to come back.
+    #[inline]
+    fn returning(&self, n: usize) {
+        if diag::on() {
+            self.returning_watched(n);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn returning_watched(&self, n: usize) {
+        diag::graph::released(self.track(), n);
     }
 
     /// Takes `n` permits if they are free and nobody waits for them first.
@@ -249,9 +273,7 @@ impl Permits {
             return;
         }
         // Before the permits go back, so no one sees a holder that is not.
-        if let Some(tracked) = self.tracked() {
-            diag::graph::released(tracked, n);
-        }
+        self.returning(n);
         let mut state = self.state.load(Ordering::Relaxed);
         while state & SLOW == 0 {
             match self.state.compare_exchange_weak(
@@ -380,9 +402,7 @@ impl Permits {
     /// can no longer pay it. (Throughout, capacity = available + held -
     /// owed.)
     pub(crate) fn forget_held(&self, n: usize) {
-        if let Some(tracked) = self.tracked() {
-            diag::graph::released(tracked, n);
-        }
+        self.returning(n);
         let mut queue = lock(&self.queue);
         let capacity = self.capacity.load(Ordering::Acquire);
         let shrink = n.min(capacity);
@@ -615,12 +635,21 @@ const SPINS: u32 = 0;
 /// The result of an acquisition that cannot be refused (a mutex is never
 /// closed, never asked for more than it has), except for a deadlock: a
 /// form that cannot fail then panics with the report, rather than hang.
+#[inline]
 #[track_caller]
 pub(crate) fn infallible<T>(acquired: Result<T, AcquireError>) -> T {
     match acquired {
         Ok(held) => held,
-        Err(AcquireError::Deadlock { deadlock, .. }) => panic!("{deadlock}"),
-        Err(err) => unreachable!("{err}"),
+        Err(err) => refused(err),
+    }
+}
+
+#[cold]
+#[track_caller]
+fn refused(err: AcquireError) -> ! {
+    match err {
+        AcquireError::Deadlock { deadlock, .. } => panic!("{deadlock}"),
+        err => unreachable!("{err}"),
     }
 }
 
@@ -650,18 +679,18 @@ pub(crate) struct Acquire<H: Holder> {
     holder: Option<H>,
     n: usize,
     key: Option<usize>,
-    caller: Caller,
+    /// Where the acquisition was asked for.
+    at: Site,
 }
 
 impl<H: Holder> Acquire<H> {
     #[track_caller]
     pub(crate) fn new(holder: H, n: usize) -> Self {
-        let caller = Caller::here();
         Acquire {
             holder: Some(holder),
             n,
             key: None,
-            caller: if H::OWNED { caller.owned() } else { caller },
+            at: std::panic::Location::caller(),
         }
     }
 }
@@ -684,7 +713,11 @@ impl<H: Holder + Unpin> Future for Acquire<H> {
             .as_ref()
             .expect("Acquire polled after completion");
         let permits = holder.permits();
-        match permits.poll_acquire(this.n, &mut this.key, this.caller, cx) {
+        let caller = Caller {
+            at: this.at,
+            owned: H::OWNED,
+        };
+        match permits.poll_acquire(this.n, &mut this.key, caller, cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(())) => Poll::Ready(Ok(this.holder.take().expect("holder"))),
             Poll::Ready(Err(refused)) => {

@@ -46,3 +46,33 @@ impl Gauge {
         self.now.fetch_sub(1, Ordering::SeqCst);
     }
 }
+
+/// Runs a test with herd's diagnostics on, and fails it if they reported a
+/// deadlock or a lock-order problem: stress tests take locks in a safe
+/// order, so any such report is a false positive.
+pub struct Watched;
+
+impl Watched {
+    pub fn start() -> Watched {
+        herd::diag::enable();
+        Watched
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let false_alarms: Vec<_> = herd::diag::recent()
+            .into_iter()
+            .filter(|r| {
+                matches!(
+                    r,
+                    herd::diag::Report::Deadlock(_) | herd::diag::Report::LockOrder(_)
+                )
+            })
+            .collect();
+        assert!(false_alarms.is_empty(), "{false_alarms:#?}");
+    }
+}
