@@ -160,6 +160,22 @@ impl Drop for ThreadActor {
     }
 }
 
+/// The id of the party running now, without making it a party if it is
+/// not one yet.
+pub(crate) fn current_id() -> Option<u64> {
+    if let Some(id) = CURRENT.with(|current| current.borrow().as_ref().map(|a| a.party.id)) {
+        return Some(id);
+    }
+    if let Some(id) = tokio::task::try_id() {
+        let foreign = lock(&FOREIGN);
+        return foreign.as_ref()?.get(&id).map(|a| a.party.id);
+    }
+    THREAD
+        .try_with(|me| me.0.get().map(|a| a.party.id))
+        .ok()
+        .flatten()
+}
+
 /// The party running now: the herd task being polled, else the tokio task,
 /// else the thread.
 pub(crate) fn current() -> Arc<Actor> {

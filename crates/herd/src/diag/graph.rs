@@ -115,7 +115,7 @@ impl Waiting {
     /// handed over already, giving them back.
     pub(crate) fn left(self) {
         if self.granted {
-            release_from(&self.tracked, Some(&self.actor), self.n);
+            release_from(&self.tracked, Some(self.actor.party.id), self.n);
             return;
         }
         let mut state = lock(&self.actor.state);
@@ -142,12 +142,18 @@ fn hold(actor: &Arc<Actor>, tracked: &Arc<Tracked>, n: usize, at: Site, owned: b
         return;
     }
     let mut state = lock(&actor.state);
-    let before: Vec<(Arc<Tracked>, Site)> = state
-        .held
-        .iter()
-        .filter(|held| held.tracked.id != tracked.id)
-        .map(|held| (held.tracked.clone(), held.at))
-        .collect();
+    // Most acquisitions are not nested: nothing to check, nothing to copy.
+    let nested = state.held.iter().any(|held| held.tracked.id != tracked.id);
+    let before: Vec<(Arc<Tracked>, Site)> = if nested {
+        state
+            .held
+            .iter()
+            .filter(|held| held.tracked.id != tracked.id)
+            .map(|held| (held.tracked.clone(), held.at))
+            .collect()
+    } else {
+        Vec::new()
+    };
     state.held.push(Held {
         tracked: tracked.clone(),
         at,
@@ -161,15 +167,15 @@ fn hold(actor: &Arc<Actor>, tracked: &Arc<Tracked>, n: usize, at: Site, owned: b
 /// Records that `n` permits of `tracked` came back, from the current party
 /// if it holds some, else from whoever does (a guard may have moved).
 pub(crate) fn released(tracked: &Arc<Tracked>, n: usize) {
-    release_from(tracked, Some(&actor::current()), n);
+    release_from(tracked, actor::current_id(), n);
 }
 
-fn release_from(tracked: &Tracked, by: Option<&Arc<Actor>>, n: usize) {
+fn release_from(tracked: &Tracked, by: Option<u64>, n: usize) {
     let mut holds = lock(&tracked.holds);
     let mine = by.and_then(|by| {
         holds
             .iter()
-            .position(|h| Arc::ptr_eq(&h.actor, by) && h.n == n)
+            .position(|h| h.actor.party.id == by && h.n == n)
     });
     let index = mine
         .or_else(|| holds.iter().position(|h| h.owned && h.n == n))
