@@ -3,12 +3,19 @@
 //! and picks out its own reports by the unique names of its resources.
 
 use std::sync::{Arc, Once};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use herd::diag::{self, Config, OrderRule, PartyKind, PartyState, Report};
 use herd::sync::{AcquireError, Mutex, RwLock, Semaphore};
 use herd::task::Scope;
 use tokio::sync::Barrier;
+
+// The bug programs' helper: the first matching report, waiting up to one
+// second of wall time for the watchdog to make it.
+#[path = "../examples/bugs/common.rs"]
+#[allow(dead_code)]
+mod bugs;
+use bugs::report as report_within;
 
 fn setup() {
     static ONCE: Once = Once::new();
@@ -19,21 +26,6 @@ fn setup() {
                 .stalled_wait(Duration::from_millis(200)),
         );
     });
-}
-
-/// The first report `matching` picks out, waiting up to `within` of wall
-/// time for the watchdog to make it.
-fn report_within(within: Duration, matching: impl Fn(&Report) -> bool) -> Option<Report> {
-    let until = Instant::now() + within;
-    loop {
-        if let Some(found) = diag::recent().into_iter().find(|r| matching(r)) {
-            return Some(found);
-        }
-        if Instant::now() > until {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn names(report: &Report) -> String {
@@ -317,7 +309,6 @@ async fn a_blocking_poll_is_reported_with_the_task_and_where_it_was_spawned() {
         .unwrap();
     scope.join().await.unwrap();
     let found = report_within(
-        Duration::from_secs(1),
         |r| matches!(r, Report::SlowPoll(s) if s.task.name.as_deref() == Some("sleeps-in-async")),
     );
     let Some(Report::SlowPoll(slow)) = found else {
@@ -360,7 +351,6 @@ async fn a_wait_on_a_lock_held_across_an_idle_await_is_reported_with_its_holder(
         .unwrap();
     let found = tokio::task::spawn_blocking(|| {
         report_within(
-            Duration::from_secs(1),
             |r| matches!(r, Report::Stalled(s) if s.resource.name() == Some("held-across-await")),
         )
     })
@@ -400,7 +390,6 @@ async fn a_permit_leaked_by_a_finished_task_is_named_when_someone_waits_for_it()
     });
     let found = tokio::task::spawn_blocking(|| {
         report_within(
-            Duration::from_secs(1),
             |r| matches!(r, Report::Stalled(s) if s.resource.name() == Some("leaky-pool")),
         )
     })
