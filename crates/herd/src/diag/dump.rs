@@ -43,6 +43,31 @@ pub struct Dump {
 }
 
 /// One task or thread in a [`Dump`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use herd::sync::Mutex;
+/// use herd::task::Scope;
+///
+/// herd::diag::enable();
+/// let lock = std::sync::Arc::new(Mutex::named("ex-lock", ()));
+/// let held = lock.lock().await;
+/// let scope = Scope::<(), ()>::builder().name("ex").build();
+/// let waiter = lock.clone();
+/// scope.spawn_named("ex-waiter", async move { drop(waiter.lock().await); Ok(()) }).await.unwrap();
+/// tokio::task::yield_now().await;
+/// let dump = herd::diag::dump();
+/// let task = dump.tasks.iter().find(|t| t.party.name.as_deref() == Some("ex-waiter")).unwrap();
+/// assert!(task.holds.is_empty());
+/// assert!(matches!(&task.state, herd::diag::PartyState::Waiting { resource, .. }
+///     if resource.name() == Some("ex-lock")));
+/// drop(held);
+/// scope.join().await.unwrap();
+/// # }
+/// ```
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct TaskDump {
@@ -57,6 +82,21 @@ pub struct TaskDump {
 }
 
 /// One resource a task holds, in a [`TaskDump`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() {
+/// herd::diag::enable();
+/// let lock = herd::sync::Mutex::named("ex-held", ());
+/// let _held = lock.lock().await;
+/// let dump = herd::diag::dump();
+/// let held = dump.tasks.iter().flat_map(|t| &t.holds)
+///     .find(|h| h.resource.name() == Some("ex-held")).unwrap();
+/// assert!(held.at.file().ends_with(".rs"));
+/// # }
+/// ```
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct HeldDump {
@@ -68,6 +108,30 @@ pub struct HeldDump {
 }
 
 /// One resource in a [`Dump`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use herd::sync::Mutex;
+/// use herd::task::Scope;
+///
+/// herd::diag::enable();
+/// let lock = std::sync::Arc::new(Mutex::named("ex-lock", ()));
+/// let held = lock.lock().await;
+/// let scope = Scope::<(), ()>::builder().name("ex").build();
+/// let waiter = lock.clone();
+/// scope.spawn_named("ex-waiter", async move { drop(waiter.lock().await); Ok(()) }).await.unwrap();
+/// tokio::task::yield_now().await;
+/// let dump = herd::diag::dump();
+/// let r = dump.resources.iter().find(|r| r.resource.name() == Some("ex-lock")).unwrap();
+/// assert_eq!((r.holders.len(), r.waiters.len()), (1, 1));
+/// assert_eq!(r.waiters[0].0.name.as_deref(), Some("ex-waiter"));
+/// drop(held);
+/// scope.join().await.unwrap();
+/// # }
+/// ```
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct ResourceDump {
@@ -80,6 +144,31 @@ pub struct ResourceDump {
 }
 
 /// One wait in a [`ResourceDump`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use herd::sync::Mutex;
+/// use herd::task::Scope;
+///
+/// herd::diag::enable();
+/// let lock = std::sync::Arc::new(Mutex::named("ex-lock", ()));
+/// let held = lock.lock().await;
+/// let scope = Scope::<(), ()>::builder().name("ex").build();
+/// let waiter = lock.clone();
+/// scope.spawn_named("ex-waiter", async move { drop(waiter.lock().await); Ok(()) }).await.unwrap();
+/// tokio::task::yield_now().await;
+/// let dump = herd::diag::dump();
+/// let r = dump.resources.iter().find(|r| r.resource.name() == Some("ex-lock")).unwrap();
+/// let (_, wait) = &r.waiters[0];
+/// assert!(wait.at.file().ends_with(".rs"));
+/// assert!(wait.waited < std::time::Duration::from_secs(60));
+/// drop(held);
+/// scope.join().await.unwrap();
+/// # }
+/// ```
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct WaitDump {

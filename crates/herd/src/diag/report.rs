@@ -13,6 +13,13 @@ use serde::ser::{SerializeStruct, Serializer};
 use crate::sync::Resource;
 
 /// Where in the source something happened: `file:line:column`.
+///
+/// # Examples
+///
+/// ```
+/// let here: herd::diag::Site = std::panic::Location::caller();
+/// assert!(here.file().ends_with(".rs"));
+/// ```
 pub type Site = &'static Location<'static>;
 
 fn site(at: &Site, s: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -46,6 +53,17 @@ impl Serialize for Resource {
 }
 
 /// What kind of party a [`Party`] is.
+///
+/// # Examples
+///
+/// ```
+/// herd::diag::enable();
+/// let lock = herd::sync::Mutex::named("ex-kind", ());
+/// let _held = lock.lock_blocking(); // on a plain thread
+/// let dump = herd::diag::dump();
+/// let r = dump.resources.iter().find(|r| r.resource.name() == Some("ex-kind")).unwrap();
+/// assert_eq!(r.holders[0].party.kind, herd::diag::PartyKind::Thread);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PartyKind {
@@ -116,6 +134,25 @@ impl fmt::Display for Party {
 
 /// One step of a [`Deadlock`]: a party waits for a resource another party
 /// holds.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() {
+/// use herd::sync::{AcquireError, Mutex};
+///
+/// herd::diag::enable();
+/// let lock = Mutex::named("ex-link", ());
+/// let _held = lock.lock().await;
+/// let err = lock.lock_timeout(std::time::Duration::from_secs(60)).await.unwrap_err();
+/// let AcquireError::Deadlock { deadlock, .. } = err else { panic!("{err}") };
+/// let link = &deadlock.cycle[0];
+/// assert_eq!(link.resource.name(), Some("ex-link"));
+/// assert_eq!(link.waiter, link.holder);
+/// assert!(link.wait_at.line() > link.held_at.line());
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Link {
@@ -193,6 +230,24 @@ impl Party {
 }
 
 /// Which rule a [`LockOrder`] report broke.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() {
+/// use herd::diag::{OrderRule, Report};
+/// use herd::sync::Mutex;
+///
+/// herd::diag::enable();
+/// let outer = Mutex::named("ex-outer", ()).with_level(2);
+/// let inner = Mutex::named("ex-inner", ()).with_level(1);
+/// let _outer = outer.lock().await;
+/// let _inner = inner.lock().await; // level 1 after level 2
+/// assert!(herd::diag::recent().iter().any(|r| matches!(r,
+///     Report::LockOrder(o) if o.rule == OrderRule::Level { held: 2, acquiring: 1 })));
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "rule")]
 pub enum OrderRule {
@@ -290,6 +345,37 @@ impl fmt::Display for LockOrder {
 
 /// A task whose single poll ran longer than the threshold: it blocked the
 /// worker thread (CPU work or a blocking call inside async code).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use herd::diag::{Config, Report};
+///
+/// herd::diag::enable_with(Config::default().slow_poll(Duration::from_millis(20)));
+/// let rt = tokio::runtime::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let scope = herd::task::Scope::<(), ()>::new();
+///     scope.spawn_named("ex-blocker", async {
+///         std::thread::sleep(Duration::from_millis(200)); // blocks its worker
+///         Ok(())
+///     }).await.unwrap();
+///     scope.join().await.unwrap();
+/// });
+/// let until = std::time::Instant::now() + Duration::from_secs(5);
+/// let slow = loop {
+///     let found = herd::diag::recent().into_iter().find_map(|r| match r {
+///         Report::SlowPoll(s) => Some(s),
+///         _ => None,
+///     });
+///     if let Some(slow) = found.or_else(|| (std::time::Instant::now() > until).then(|| panic!())) {
+///         break slow;
+///     }
+///     std::thread::sleep(Duration::from_millis(5));
+/// };
+/// assert_eq!(slow.task.name.as_deref(), Some("ex-blocker"));
+/// assert!(slow.running >= Duration::from_millis(20));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct SlowPoll {
@@ -311,6 +397,30 @@ impl fmt::Display for SlowPoll {
 }
 
 /// What a party is doing, as a dump or report shows it.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use herd::sync::Mutex;
+/// use herd::task::Scope;
+///
+/// herd::diag::enable();
+/// let lock = std::sync::Arc::new(Mutex::named("ex-lock", ()));
+/// let held = lock.lock().await;
+/// let scope = Scope::<(), ()>::builder().name("ex").build();
+/// let waiter = lock.clone();
+/// scope.spawn_named("ex-waiter", async move { drop(waiter.lock().await); Ok(()) }).await.unwrap();
+/// tokio::task::yield_now().await;
+/// let dump = herd::diag::dump();
+/// let r = dump.resources.iter().find(|r| r.resource.name() == Some("ex-lock")).unwrap();
+/// // The test's own thread holds the lock and is running this code.
+/// assert_eq!(r.holders[0].state, herd::diag::PartyState::Running);
+/// drop(held);
+/// scope.join().await.unwrap();
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum PartyState {
@@ -350,6 +460,18 @@ impl fmt::Display for PartyState {
 }
 
 /// A holder of a resource, as reports and dumps show it.
+///
+/// # Examples
+///
+/// ```
+/// herd::diag::enable();
+/// let pool = herd::sync::Semaphore::named("ex-holding", 3);
+/// let _two = pool.try_acquire_many(2).unwrap();
+/// let dump = herd::diag::dump();
+/// let r = dump.resources.iter().find(|r| r.resource.name() == Some("ex-holding")).unwrap();
+/// let holding = &r.holders[0];
+/// assert_eq!((holding.permits, holding.owned), (2, false));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Holding {
@@ -390,6 +512,29 @@ impl fmt::Display for Holding {
 /// A wait that has lasted longer than the threshold, with who holds what it
 /// waits for and what they are doing: a lock held across a slow `.await`,
 /// or a permit leaked by a task that ended.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use herd::diag::{Config, Report};
+///
+/// herd::diag::enable_with(Config::default().stalled_wait(Duration::from_millis(50)));
+/// let lock = herd::sync::Mutex::named("ex-stalled", ());
+/// let held = lock.lock_blocking();
+/// std::thread::scope(|s| {
+///     // Another thread waits longer than the threshold, then gives up.
+///     s.spawn(|| lock.lock_blocking_timeout(Duration::from_millis(500)).is_err());
+/// });
+/// drop(held);
+/// let stalled = herd::diag::recent().into_iter().find_map(|r| match r {
+///     Report::Stalled(s) if s.resource.name() == Some("ex-stalled") => Some(s),
+///     _ => None,
+/// });
+/// let stalled = stalled.expect("a 500 ms wait over a 50 ms threshold is reported");
+/// assert_eq!(stalled.holders.len(), 1);
+/// assert!(stalled.waited >= Duration::from_millis(50));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Stalled {
@@ -430,6 +575,28 @@ impl fmt::Display for Stalled {
 }
 
 /// A periodic tick ran late: something kept the runtime's threads busy.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use std::time::Duration;
+/// use herd::diag::Report;
+///
+/// herd::diag::enable();
+/// let _monitor = herd::diag::watch_lag(Duration::from_millis(5), Duration::from_millis(50));
+/// tokio::time::sleep(Duration::from_millis(10)).await;
+/// std::thread::sleep(Duration::from_millis(200));
+/// tokio::time::sleep(Duration::from_millis(10)).await;
+/// let lag = herd::diag::recent().into_iter().find_map(|r| match r {
+///     Report::Lag(lag) => Some(lag),
+///     _ => None,
+/// }).unwrap();
+/// assert_eq!(lag.period, Duration::from_millis(5));
+/// assert!(lag.to_string().contains("late"));
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Lag {
@@ -452,6 +619,25 @@ impl fmt::Display for Lag {
 }
 
 /// One finding of the diagnostics.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() {
+/// use herd::diag::Report;
+///
+/// herd::diag::enable();
+/// let lock = herd::sync::Mutex::named("ex-report", ());
+/// let _held = lock.lock().await;
+/// let _ = lock.lock_timeout(std::time::Duration::from_secs(60)).await;
+/// let report = herd::diag::recent().into_iter()
+///     .find(|r| matches!(r, Report::Deadlock(_)))
+///     .unwrap();
+/// assert!(report.to_string().starts_with("deadlock: "));
+/// assert!(serde_json::to_string(&report).unwrap().contains("\"report\":\"deadlock\""));
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "report")]
 pub enum Report {

@@ -245,10 +245,8 @@ impl<T: ?Sized> Mutex<T> {
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<MutexGuard<'_, T>, AcquireError>> + '_ {
-        let wait = self
-            .resource()
-            .within(timeout, Acquire::new(&self.permits, 1));
-        async move { wait.await?.map(|_| MutexGuard { mutex: self }) }
+        let wait = self.permits.wait_within(1, timeout);
+        async move { wait.await.map(|()| MutexGuard { mutex: self }) }
     }
 
     /// Waits on this thread up to `timeout` for the lock.

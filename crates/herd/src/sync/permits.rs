@@ -157,6 +157,19 @@ impl Permits {
         }
     }
 
+    /// Waits up to `timeout` of tokio's clock for `n` permits: the async
+    /// `_timeout` form of every lock, which unlike `lock().await` returns a
+    /// deadlock as an error.
+    #[track_caller]
+    pub(crate) fn wait_within(
+        &self,
+        n: usize,
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<(), AcquireError>> + '_ {
+        let wait = self.resource.within(timeout, Acquire::new(self, n));
+        async move { wait.await?.map(drop) }
+    }
+
     /// [`acquire_blocking`](Permits::acquire_blocking) with the error named.
     pub(crate) fn wait_blocking(
         &self,

@@ -278,10 +278,8 @@ impl<T: ?Sized> RwLock<T> {
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<ReadGuard<'_, T>, AcquireError>> + '_ {
-        let wait = self
-            .resource()
-            .within(timeout, Acquire::new(&self.permits, 1));
-        async move { wait.await?.map(|_| ReadGuard { lock: self }) }
+        let wait = self.permits.wait_within(1, timeout);
+        async move { wait.await.map(|()| ReadGuard { lock: self }) }
     }
 
     /// Waits up to `timeout` to write, on tokio's clock.
@@ -312,10 +310,8 @@ impl<T: ?Sized> RwLock<T> {
         &self,
         timeout: Duration,
     ) -> impl Future<Output = Result<WriteGuard<'_, T>, AcquireError>> + '_ {
-        let wait = self
-            .resource()
-            .within(timeout, Acquire::new(&self.permits, MAX_READERS));
-        async move { wait.await?.map(|_| WriteGuard { lock: self }) }
+        let wait = self.permits.wait_within(MAX_READERS, timeout);
+        async move { wait.await.map(|()| WriteGuard { lock: self }) }
     }
 
     /// Waits on this thread up to `timeout` to read.
