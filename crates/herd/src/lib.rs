@@ -63,6 +63,7 @@
 
 pub mod diag;
 mod loom;
+pub mod pool;
 pub mod queue;
 pub mod sync;
 pub mod task;
