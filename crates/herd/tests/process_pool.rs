@@ -91,6 +91,7 @@ fn main() {
         shutdown_now_kills_running_jobs_and_leaves_no_children,
         dropping_the_pool_kills_and_reaps_its_workers,
         a_missing_command_is_a_clear_error,
+        jobs_through_killed_workers_are_each_accounted_once,
     ];
     let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
     let mut ran = 0;
@@ -344,4 +345,53 @@ async fn a_missing_command_is_a_clear_error() {
         .build()
         .await;
     assert_eq!(built.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+}
+
+/// Under fire: workers are SIGKILLed while a stream of jobs runs through
+/// the pool. Every job resolves exactly once, with its own echo or as a
+/// crash, and the crashes are no more than the kills.
+async fn jobs_through_killed_workers_are_each_accounted_once() {
+    const JOBS: usize = 2000;
+    const KILLS: usize = 10;
+    let pool = std::sync::Arc::new(pool(2).await);
+    let producer = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            let mut handles = Vec::new();
+            for n in 0..JOBS {
+                handles.push(pool.submit(Task::Echo(n.to_string())).await.unwrap());
+            }
+            let mut outcomes = Vec::new();
+            for handle in handles {
+                outcomes.push(handle.await);
+            }
+            outcomes
+        }
+    });
+    let mut killed = 0;
+    while killed < KILLS && !producer.is_finished() {
+        if let Some(&pid) = pool.pids().get(killed % 2) {
+            // SAFETY: a plain signal to our own worker process.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            killed += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let outcomes = producer.await.unwrap();
+    assert_eq!(outcomes.len(), JOBS);
+    let mut crashed = 0;
+    for (n, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            Ok(echo) => assert_eq!(echo, n.to_string()),
+            Err(JobError::Crashed(crash)) => {
+                assert_eq!(crash.signal(), Some(libc::SIGKILL));
+                crashed += 1;
+            }
+            Err(other) => panic!("job {n}: {other:?}"),
+        }
+    }
+    assert!(crashed <= killed, "{crashed} crashes from {killed} kills");
+    let stats = pool.shutdown(Duration::from_secs(10)).await;
+    assert_eq!((stats.done + stats.failed) as usize, JOBS);
+    assert_eq!(stats.failed as usize, crashed);
 }

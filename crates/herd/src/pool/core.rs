@@ -231,18 +231,23 @@ impl<J: Job> Core<J> {
         }
     }
 
+    /// Set when the last worker has exited.
+    pub(crate) fn stopped(&self) -> &Event {
+        &self.stopped
+    }
+
     pub(crate) async fn shutdown(&self, grace: Duration) -> Stats {
         self.close();
-        if self.stopped.wait_timeout(grace).await.is_err() {
+        if self.stopped().wait_timeout(grace).await.is_err() {
             self.cancel(format!("the pool's shutdown grace of {grace:?} ran out").into());
         }
-        self.stopped.wait().await;
+        self.stopped().wait().await;
         self.stats()
     }
 
     pub(crate) async fn shutdown_now(&self) -> Stats {
         self.cancel("the pool was shut down".into());
-        self.stopped.wait().await;
+        self.stopped().wait().await;
         self.stats()
     }
 }

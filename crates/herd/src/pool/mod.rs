@@ -53,10 +53,13 @@
 
 mod core;
 mod map;
-#[cfg(unix)]
+#[cfg(all(unix, not(loom)))]
 mod process;
 mod thread;
 mod worker;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 use std::fmt;
 use std::future::Future;
@@ -70,7 +73,7 @@ use tokio::sync::oneshot;
 use crate::task::CancelReason;
 
 pub use map::{Map, chunks, for_each, map, map_unordered};
-#[cfg(unix)]
+#[cfg(all(unix, not(loom)))]
 pub use process::{Crash, ProcessPool, ProcessPoolBuilder, WORKER_ENV, serve_if_worker};
 pub use thread::{ThreadPool, ThreadPoolBuilder};
 pub use worker::{WorkerPool, WorkerPoolBuilder};
@@ -108,7 +111,7 @@ pub enum JobError<E> {
     TimedOut(Duration),
     /// The worker process running the job died: it exited, was killed by a
     /// signal, or could not be started ([`ProcessPool`] only).
-    #[cfg(unix)]
+    #[cfg(all(unix, not(loom)))]
     Crashed(Crash),
     /// The job or its result could not be encoded or decoded, or the worker
     /// process broke the framing protocol ([`ProcessPool`] only). The worker
@@ -171,7 +174,7 @@ impl<E: fmt::Display> fmt::Display for JobError<E> {
             JobError::Panicked(message) => write!(f, "job panicked: {message}"),
             JobError::Cancelled(reason) => write!(f, "job was not finished: {reason}"),
             JobError::TimedOut(after) => write!(f, "job timed out after {after:?}"),
-            #[cfg(unix)]
+            #[cfg(all(unix, not(loom)))]
             JobError::Crashed(crash) => write!(f, "job lost its worker: {crash}"),
             JobError::Protocol(message) => write!(
                 f,
