@@ -8,10 +8,11 @@
 //! | --- | --- | --- |
 //! | I/O-bound: HTTP calls, database queries, sockets, files | async tasks in a [`task::Scope`] with a [`limit`](task::ScopeBuilder::limit), or [`task::at_most`]`(n).all(..)` | a task costs a few hundred nanoseconds and a few hundred bytes, so thousands wait on I/O at once; the limit keeps sockets and the remote side within bounds |
 //! | many concurrent connections (servers, crawlers) | one task per connection, owned by a scope, each wait under a [`task::timeout`] | tasks, not threads, scale to tens of thousands of connections; a timeout on every external call keeps one slow peer from holding a slot forever |
-//! | CPU-bound: parsing, compression, hashing, image work | threads: [`tokio::task::spawn_blocking`] for a few jobs, or a thread pool sized to the cores | Rust has no GIL: threads run truly in parallel, so processes are only needed for isolation; CPU work inside an async task stalls every other task on that worker |
-//! | a blocking library you cannot change (sync DB driver, `std::fs`, FFI) | `spawn_blocking` inside a scope's child, with a limit | keeps the executor's workers free; the limit bounds the blocking threads |
-//! | mixed: fetch, then crunch | async for the I/O, `spawn_blocking` for the CPU step, one scope owning both | never block the event loop; one owner cancels both halves together |
-//! | untrusted or crash-prone work | separate processes ([`tokio::process`]) | a crash or leak stays in the child |
+//! | CPU-bound: parsing, compression, hashing, image work | a [`pool::ThreadPool`] sized to the cores | Rust has no GIL: threads run truly in parallel, so processes are only needed for isolation; CPU work inside an async task stalls every other task on that worker; the pool's queue is bounded, unlike `spawn_blocking`'s |
+//! | a blocking library you cannot change (sync DB driver, `std::fs`, FFI) | a [`pool::ThreadPool`] with as many threads as the library tolerates | keeps the executor's workers free; the thread count bounds the blocking calls |
+//! | a stream of jobs from many producers, for the life of a service | a [`pool::WorkerPool`] | N workers, a bounded queue with priorities, a result per job, graceful shutdown |
+//! | mixed: fetch, then crunch | async for the I/O, a [`pool::ThreadPool`] for the CPU step, one scope owning both | never block the event loop; one owner cancels both halves together |
+//! | untrusted or crash-prone work | a [`pool::ProcessPool`] | a crash or leak stays in the child and fails one job; the worker is replaced |
 //!
 //! # Shared state
 //!

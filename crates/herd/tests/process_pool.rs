@@ -92,6 +92,7 @@ fn main() {
         dropping_the_pool_kills_and_reaps_its_workers,
         a_missing_command_is_a_clear_error,
         jobs_through_killed_workers_are_each_accounted_once,
+        any_program_that_speaks_the_protocol_is_a_worker,
     ];
     let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
     let mut ran = 0;
@@ -394,4 +395,32 @@ async fn jobs_through_killed_workers_are_each_accounted_once() {
     let stats = pool.shutdown(Duration::from_secs(10)).await;
     assert_eq!((stats.done + stats.failed) as usize, JOBS);
     assert_eq!(stats.failed as usize, crashed);
+}
+
+/// The protocol is the whole contract: a worker in Perl (part of every
+/// Debian base system) that answers each job `{"ok": <the job>}`.
+async fn any_program_that_speaks_the_protocol_is_a_worker() {
+    let echo = r#"
+        binmode STDIN; binmode STDOUT; $| = 1;
+        while (read(STDIN, my $header, 4) == 4) {
+            my $len = unpack("N", $header);
+            read(STDIN, my $job, $len) == $len or exit 1;
+            my $reply = "{\"ok\":" . $job . "}";
+            print pack("N", length($reply)) . $reply;
+        }
+    "#;
+    let mut command = std::process::Command::new("perl");
+    command.arg("-e").arg(echo);
+    let pool = ProcessPool::<Vec<u32>, Vec<u32>, String>::builder("perl")
+        .command(command)
+        .workers(2)
+        .build()
+        .await
+        .unwrap();
+    for n in 0..20u32 {
+        let job = vec![n, n * 2];
+        assert_eq!(pool.submit(job.clone()).await.unwrap().await, Ok(job));
+    }
+    let stats = pool.shutdown(Duration::from_secs(10)).await;
+    assert_eq!(stats.done, 20);
 }

@@ -26,7 +26,8 @@
 //! When to use something else: to hand one value to one task, a
 //! `tokio::sync::oneshot`; to broadcast every item to every receiver,
 //! `tokio::sync::broadcast`; to run jobs with a worker count, a result per
-//! job and retries, a worker pool rather than a queue and workers by hand.
+//! job and a graceful shutdown, a [`WorkerPool`](crate::pool::WorkerPool) rather than a queue and
+//! workers by hand.
 //!
 //! # Examples
 //!

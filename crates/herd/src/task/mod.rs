@@ -16,10 +16,10 @@
 //! sees, never a hang and never a crash.
 //!
 //! Reach for something else when the work is not a group with one owner: a
-//! long-lived stream of jobs fed by many producers is a worker pool with a
-//! queue; CPU-heavy or blocking work belongs on threads
-//! ([`tokio::task::spawn_blocking`]), not in a child future, which would stall
-//! the executor.
+//! long-lived stream of jobs fed by many producers is a
+//! [`WorkerPool`](crate::pool::WorkerPool); CPU-heavy or blocking work
+//! belongs on threads ([`ThreadPool`](crate::pool::ThreadPool)), not in a
+//! child future, which would stall the executor.
 //!
 //! # Cancellation
 //!
