@@ -228,7 +228,7 @@ async fn exits_and_aborts_are_crashes_with_their_status() {
 async fn a_timeout_kills_the_workers_process_group() {
     let pool = Pool::builder("test")
         .workers(1)
-        .job_timeout(Duration::from_millis(500))
+        .job_timeout(Duration::from_secs(2))
         .build()
         .await
         .unwrap();
@@ -240,7 +240,7 @@ async fn a_timeout_kills_the_workers_process_group() {
         .await
         .unwrap()
         .await;
-    assert_eq!(outcome, Err(JobError::TimedOut(Duration::from_millis(500))));
+    assert_eq!(outcome, Err(JobError::TimedOut(Duration::from_secs(2))));
     let grandchild = read_pid(&pid_file);
     // Killed with its group; reaped by init (or a subreaper), not by us.
     eventually("the grandchild dies with its group", || !alive(grandchild)).await;

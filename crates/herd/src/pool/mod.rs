@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | a stream of async jobs from many producers, over the life of a service | [`WorkerPool`]: N async workers over a bounded priority queue |
 //! | blocking or CPU-heavy closures (a sync driver, compression, hashing) | [`ThreadPool`]: named OS threads, a bounded queue, awaitable or joinable results |
-//! | work that may crash, leak or must be killable (native code, untrusted input) | [`ProcessPool`]: each job in a worker process; a crash fails that job only |
+//! | work that may crash, leak or must be killable (native code, untrusted input) | [`ProcessPool`] (Unix): each job in a worker process; a crash fails that job only |
 //! | one collection or stream to transform, at most N at a time | [`map`] (input order), [`map_unordered`], [`for_each`], and [`chunks`] for batches |
 //!
 //! Every pool has the same face. `submit` waits for room in the queue

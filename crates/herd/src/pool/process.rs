@@ -1,19 +1,7 @@
 //! `ProcessPool`: jobs run in worker processes that speak a small framed
 //! protocol over their standard input and output, so a crash, a leak or a
-//! hang costs one job and one process, never the caller.
-//!
-//! # The protocol
-//!
-//! Every message is a frame: a 4-byte big-endian length, then that many
-//! bytes of JSON. The pool writes one job frame to the worker's standard
-//! input, the JSON of the job's input; the worker answers with one reply
-//! frame on its standard output, one of
-//! `{"ok": <output>}`, `{"err": <error>}`, `{"panic": "<message>"}` or
-//! `{"invalid": "<why the job could not be decoded>"}`, and then reads the
-//! next job. End of input means "exit now". Anything the worker writes to
-//! standard error passes through to the pool's standard error.
-//! [`serve_if_worker`] implements the worker side in Rust; any program that
-//! follows these rules can be a worker.
+//! hang costs one job and one process, never the caller. The protocol is
+//! described on [`ProcessPool`].
 
 use std::convert::Infallible;
 use std::fmt;
@@ -122,7 +110,7 @@ where
     let mut input = io::stdin().lock();
     while let Some(frame) = read_frame(&mut input)? {
         let reply = match serde_json::from_slice::<In>(&frame) {
-            Err(error) => Reply::Invalid(error.to_string()),
+            Err(error) => Reply::Invalid(format!("could not decode the job: {error}")),
             Ok(job) => match catch_unwind(AssertUnwindSafe(|| handler(job))) {
                 Ok(Ok(value)) => Reply::Ok(value),
                 Ok(Err(error)) => Reply::Err(error),
@@ -130,16 +118,23 @@ where
             },
         };
         let encoded = match serde_json::to_vec(&reply) {
-            Ok(encoded) => encoded,
-            Err(error) => serde_json::to_vec(&Reply::<(), ()>::Invalid(format!(
-                "the worker could not encode its result: {error}"
-            )))?,
+            Ok(encoded) if encoded.len() <= MAX_FRAME => encoded,
+            Ok(encoded) => invalid(format!(
+                "the result encodes to {} bytes, over the frame limit of {MAX_FRAME}",
+                encoded.len()
+            ))?,
+            Err(error) => invalid(format!("could not encode the result: {error}"))?,
         };
         output.write_all(&frame_header(encoded.len())?)?;
         output.write_all(&encoded)?;
         output.flush()?;
     }
     Ok(())
+}
+
+/// An `invalid` reply, encoded.
+fn invalid(message: String) -> io::Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&Reply::<(), ()>::Invalid(message))?)
 }
 
 /// Takes file descriptor 1 for the protocol and points 1 at standard error.
@@ -538,6 +533,19 @@ impl Drop for Worker {
 /// process is waited for: the pool leaves no zombies, and shutting it down
 /// leaves no children.
 ///
+/// # The protocol
+///
+/// Every message is a frame: a 4-byte big-endian length, then that many
+/// bytes of JSON (at most 256 MiB). The pool writes one job frame to the
+/// worker's standard input, the JSON of the job's input; the worker
+/// answers with one reply frame on its standard output, one of
+/// `{"ok": <output>}`, `{"err": <error>}`, `{"panic": "<message>"}` or
+/// `{"invalid": "<why the job could not be decoded or its result
+/// encoded>"}`, and then reads the next job. End of input means "exit now".
+/// Anything the worker writes to standard error passes through to the
+/// pool's standard error. [`serve_if_worker`] is the worker side in Rust;
+/// any program that follows these rules can be a worker.
+///
 /// # Examples
 ///
 /// ```rust,standalone_crate
@@ -733,12 +741,12 @@ where
     /// });
     /// let pool = herd::pool::ProcessPool::<u64, u64>::builder("nap")
     ///     .workers(1)
-    ///     .job_timeout(Duration::from_millis(100))
+    ///     .job_timeout(Duration::from_secs(1))
     ///     .build()
     ///     .await
     ///     .unwrap();
     /// let slow = pool.submit(60_000).await.unwrap();
-    /// assert_eq!(slow.await, Err(JobError::TimedOut(Duration::from_millis(100))));
+    /// assert_eq!(slow.await, Err(JobError::TimedOut(Duration::from_secs(1))));
     /// let quick = pool.submit(0).await.unwrap();
     /// assert_eq!(quick.await, Ok(0), "a fresh worker took over");
     /// # }
@@ -809,6 +817,18 @@ where
             max_jobs: self.max_jobs,
             timeout: self.timeout,
         });
+        // Checks the counts before any process starts.
+        let token = self
+            .parent
+            .as_ref()
+            .map_or_else(CancelToken::new, CancelToken::child);
+        let core = Core::new(
+            "ProcessPool",
+            Some(self.name.clone()),
+            self.workers,
+            self.queue,
+            token,
+        );
         let mut started = Vec::with_capacity(self.workers);
         for _ in 0..self.workers {
             match spec.start() {
@@ -821,17 +841,6 @@ where
                 }
             }
         }
-        let token = self
-            .parent
-            .as_ref()
-            .map_or_else(CancelToken::new, CancelToken::child);
-        let core = Core::new(
-            "ProcessPool",
-            Some(self.name.clone()),
-            self.workers,
-            self.queue,
-            token,
-        );
         let pids = Arc::new(Mutex::new(
             started.iter().map(|w| Some(w.pid)).collect::<Vec<_>>(),
         ));
@@ -882,6 +891,11 @@ where
                 Err(error) => Err(JobError::Protocol(format!(
                     "could not encode the job: {error}"
                 ))),
+                // Refused before it reaches (and would break) a healthy worker.
+                Ok(input) if input.len() > MAX_FRAME => Err(JobError::Protocol(format!(
+                    "the job encodes to {} bytes, over the frame limit of {MAX_FRAME}",
+                    input.len()
+                ))),
                 Ok(input) => match self.fill(&mut worker) {
                     Err(error) => Err(JobError::Crashed(Crash::unstarted(&error))),
                     Ok(()) => self.exchange(&mut worker, &input).await,
@@ -916,7 +930,7 @@ where
                 Ok(Reply::Err(error)) => Err(JobError::Failed(error)),
                 Ok(Reply::Panic(message)) => Err(JobError::Panicked(message)),
                 Ok(Reply::Invalid(message)) => Err(JobError::Protocol(format!(
-                    "worker process {} could not decode the job: {message}",
+                    "worker process {}: {message}",
                     worker.pid
                 ))),
                 Err(error) => Err(JobError::Protocol(format!(
