@@ -63,6 +63,7 @@
 #![warn(missing_docs)]
 
 pub mod diag;
+pub mod limit;
 mod loom;
 pub mod pool;
 pub mod queue;

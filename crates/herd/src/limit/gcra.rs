@@ -1,0 +1,195 @@
+//! The generic cell rate algorithm on one atomic word, shared by the
+//! direct and the keyed rate limiters.
+//!
+//! The state is the theoretical arrival time (TAT): the moment, in
+//! nanoseconds since the limiter's origin, at which the bucket would be
+//! empty again. A request of cost `n` at time `now` is allowed when
+//! `max(TAT, now) + n·T - now <= burst·T`, where `T` is the emission
+//! interval (the period divided by the rate); it moves TAT to
+//! `max(TAT, now) + n·T`. A rejection only reads.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::loom::atomic::{AtomicU64, Ordering};
+
+use super::{Quota, RateError};
+
+/// A decision that did not grant now: how long until it would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Denied {
+    /// Wait this many nanoseconds and the same request is granted.
+    Wait(u64),
+    /// The cost is more than the burst: never granted.
+    TooCostly,
+}
+
+pub(crate) struct Gcra {
+    tat: AtomicU64,
+    /// Nanoseconds per cell.
+    interval: AtomicU64,
+    /// `burst * interval`: how far TAT may run ahead of now.
+    tolerance: AtomicU64,
+}
+
+impl Gcra {
+    pub(crate) fn new(quota: Quota) -> Gcra {
+        let (interval, tolerance) = quota.gcra();
+        Gcra {
+            tat: AtomicU64::new(0),
+            interval: AtomicU64::new(interval),
+            tolerance: AtomicU64::new(tolerance),
+        }
+    }
+
+    /// Changes the quota at `now`. The debt already run up is kept, counted
+    /// in cells: cells granted under the old quota count against the new
+    /// burst, so a change never grants a fresh burst by itself, and the new
+    /// rate applies at once.
+    pub(crate) fn set(&self, quota: Quota, now: u64) {
+        let (interval, tolerance) = quota.gcra();
+        let old = self.interval.swap(interval, Ordering::Relaxed).max(1);
+        self.tolerance.store(tolerance, Ordering::Relaxed);
+        let _ = self
+            .tat
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
+                let debt = u128::from(tat.saturating_sub(now));
+                let rescaled = debt * u128::from(interval) / u128::from(old);
+                Some(now.saturating_add(rescaled.min(u128::from(u64::MAX)) as u64))
+            });
+    }
+
+    fn params(&self, cost: u32) -> Result<(u64, u64), Denied> {
+        let interval = self.interval.load(Ordering::Relaxed);
+        let tolerance = self.tolerance.load(Ordering::Relaxed);
+        let increment = interval.saturating_mul(u64::from(cost));
+        if increment > tolerance {
+            return Err(Denied::TooCostly);
+        }
+        Ok((increment, tolerance))
+    }
+
+    /// Grants `cost` cells at `now` if they conform; a refusal writes
+    /// nothing.
+    pub(crate) fn check(&self, cost: u32, now: u64) -> Result<(), Denied> {
+        let (increment, tolerance) = self.params(cost)?;
+        let mut tat = self.tat.load(Ordering::Relaxed);
+        loop {
+            let next = tat.max(now) + increment;
+            if next - now > tolerance {
+                return Err(Denied::Wait(next - tolerance - now));
+            }
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(()),
+                Err(actual) => tat = actual,
+            }
+        }
+    }
+
+    /// Reserves `cost` cells for a request made at `at` (a waiter passes
+    /// when it arrived, so a timer that fires late never costs the line a
+    /// slot), at the earliest conforming moment, unless that is more than
+    /// `max_wait` after `at` (then nothing is written). Returns that moment
+    /// as a wait from `at`.
+    pub(crate) fn reserve(&self, cost: u32, now: u64, max_wait: u64) -> Result<u64, Denied> {
+        let (increment, tolerance) = self.params(cost)?;
+        let mut tat = self.tat.load(Ordering::Relaxed);
+        loop {
+            let next = tat.max(now) + increment;
+            let wait = (next - now).saturating_sub(tolerance);
+            if wait > max_wait {
+                return Err(Denied::Wait(wait));
+            }
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Ok(wait),
+                Err(actual) => tat = actual,
+            }
+        }
+    }
+
+    /// Gives back the cells of a reservation that will not be used (its
+    /// waiter was cancelled), so the next request can have them. (A TAT
+    /// that falls below now means the same as now: a full bucket.)
+    pub(crate) fn release(&self, cost: u32) {
+        let increment = self
+            .interval
+            .load(Ordering::Relaxed)
+            .saturating_mul(u64::from(cost));
+        let _ = self
+            .tat
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
+                Some(tat.saturating_sub(increment))
+            });
+    }
+
+    /// How many cells could be granted at `now` without waiting.
+    pub(crate) fn available(&self, now: u64) -> u64 {
+        let interval = self.interval.load(Ordering::Relaxed).max(1);
+        let tolerance = self.tolerance.load(Ordering::Relaxed);
+        let debt = self.tat.load(Ordering::Relaxed).saturating_sub(now);
+        tolerance.saturating_sub(debt) / interval
+    }
+
+    /// How long a request of `cost` would wait at `now`; writes nothing.
+    pub(crate) fn wait(&self, cost: u32, now: u64) -> Result<u64, Denied> {
+        let (increment, tolerance) = self.params(cost)?;
+        let next = self.tat().max(now) + increment;
+        Ok((next - now).saturating_sub(tolerance))
+    }
+
+    /// Whether the bucket is full again at `now`: such a cell holds nothing
+    /// a fresh one would not.
+    pub(crate) fn is_idle(&self, now: u64) -> bool {
+        self.tat.load(Ordering::Relaxed) <= now
+    }
+
+    pub(crate) fn tat(&self) -> u64 {
+        self.tat.load(Ordering::Relaxed)
+    }
+}
+
+/// The limiter's zero on tokio's clock (so the paused test clock drives
+/// it), and conversions to and from nanoseconds since then.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Origin(Instant);
+
+impl Origin {
+    pub(crate) fn now() -> Origin {
+        Origin(Instant::now())
+    }
+
+    /// Nanoseconds from the origin to `at` (zero for earlier instants).
+    pub(crate) fn nanos(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.0)
+            .as_nanos()
+            .min(u128::from(u64::MAX)) as u64
+    }
+
+    pub(crate) fn elapsed(&self) -> u64 {
+        self.nanos(Instant::now())
+    }
+
+    pub(crate) fn instant(&self, nanos: u64) -> Instant {
+        self.0 + Duration::from_nanos(nanos)
+    }
+}
+
+/// The error a denial becomes.
+pub(crate) fn denial(denied: Denied, cost: u32, quota: Quota) -> RateError {
+    match denied {
+        Denied::Wait(nanos) => RateError::Limited {
+            retry_after: Duration::from_nanos(nanos),
+        },
+        Denied::TooCostly => RateError::TooCostly {
+            cost,
+            burst: quota.burst_size(),
+        },
+    }
+}

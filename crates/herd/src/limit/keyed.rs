@@ -1,0 +1,558 @@
+//! `KeyedRateLimiter`: one GCRA cell per key, in a sharded map with a
+//! bound on the number of keys.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::marker::PhantomData;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use super::gcra::{Denied, Gcra, Origin, denial};
+use super::{Quota, RateError};
+
+/// A rate limit per key (per host, per user, per API key), each key with
+/// its own [`Quota`]: the default, or one set for that key.
+///
+/// Memory is bounded: at most [`max_keys`](KeyedRateLimiterBuilder::max_keys)
+/// keys are tracked. A key whose bucket has refilled carries no state a
+/// fresh key would not, so such idle keys are dropped first when room is
+/// needed; only if every tracked key is in debt does the one closest to
+/// refilled go (it may then get up to its remaining debt early). The map is
+/// sharded and hashed with the standard library's keyed SipHash, so a flood
+/// of chosen keys can neither collide nor grow it.
+///
+/// Waiting is by reservation: [`acquire`](KeyedRateLimiter::acquire)
+/// reserves the key's next slot with one atomic step and sleeps once until
+/// it, so waiters on one key go in arrival order and different keys never
+/// wait on each other. A cancelled waiter hands its cells back to the key.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use herd::limit::{KeyedRateLimiter, Quota};
+///
+/// let per_host = KeyedRateLimiter::new(Quota::per_second(2));
+/// per_host.set_quota_for("api.example.com", Quota::per_second(10));
+/// for _ in 0..2 {
+///     per_host.check(&"slow.example.com").unwrap();
+/// }
+/// assert!(per_host.check(&"slow.example.com").is_err());
+/// for _ in 0..10 {
+///     per_host.check(&"api.example.com").unwrap(); // its own quota
+/// }
+/// # }
+/// ```
+pub struct KeyedRateLimiter<K> {
+    inner: Arc<Keyed<K>>,
+}
+
+impl<K> Clone for KeyedRateLimiter<K> {
+    fn clone(&self) -> Self {
+        KeyedRateLimiter {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+type Shard<K> = RwLock<HashMap<K, Arc<Gcra>>>;
+
+struct Keyed<K> {
+    shards: Box<[Shard<K>]>,
+    hasher: RandomState,
+    default: RwLock<Quota>,
+    quotas: RwLock<HashMap<K, Quota>>,
+    per_shard: usize,
+    max_keys: usize,
+    origin: Origin,
+}
+
+/// Configures a [`KeyedRateLimiter`]; made by [`KeyedRateLimiter::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use herd::limit::{KeyedRateLimiter, Quota};
+///
+/// let limit = KeyedRateLimiter::<String>::builder(Quota::per_minute(60)).max_keys(10_000).build();
+/// assert_eq!(limit.max_keys(), 10_000);
+/// ```
+pub struct KeyedRateLimiterBuilder<K> {
+    quota: Quota,
+    max_keys: usize,
+    keys: PhantomData<fn(K)>,
+}
+
+impl<K> fmt::Debug for KeyedRateLimiterBuilder<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedRateLimiterBuilder")
+            .field("quota", &self.quota)
+            .field("max_keys", &self.max_keys)
+            .finish()
+    }
+}
+
+/// Shards of the key map: enough that threads on different keys rarely
+/// meet on one lock.
+const SHARDS: usize = 64;
+
+impl<K: Hash + Eq + Clone> KeyedRateLimiterBuilder<K> {
+    /// The most keys tracked at once (each of the map's shards holds its
+    /// share, so the bound may be reached a little below this). Default:
+    /// 100,000.
+    ///
+    /// # Panics
+    ///
+    /// If `max_keys` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let limit = herd::limit::KeyedRateLimiter::<u32>::builder(herd::limit::Quota::per_second(1))
+    ///     .max_keys(64)
+    ///     .build();
+    /// assert_eq!(limit.max_keys(), 64);
+    /// ```
+    pub fn max_keys(mut self, max_keys: usize) -> Self {
+        assert!(
+            max_keys > 0,
+            "KeyedRateLimiter: max_keys must be at least 1, got 0"
+        );
+        self.max_keys = max_keys;
+        self
+    }
+
+    /// Makes the limiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let limit = herd::limit::KeyedRateLimiter::<u32>::builder(herd::limit::Quota::per_second(1)).build();
+    /// assert_eq!(limit.len(), 0);
+    /// ```
+    pub fn build(self) -> KeyedRateLimiter<K> {
+        let shards = SHARDS.min(self.max_keys);
+        KeyedRateLimiter {
+            inner: Arc::new(Keyed {
+                shards: (0..shards).map(|_| RwLock::new(HashMap::new())).collect(),
+                hasher: RandomState::new(),
+                default: RwLock::new(self.quota),
+                quotas: RwLock::new(HashMap::new()),
+                per_shard: (self.max_keys / shards).max(1),
+                max_keys: self.max_keys,
+                origin: Origin::now(),
+            }),
+        }
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
+    /// A keyed limiter giving every key `quota`, tracking up to 100,000 keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let limit = herd::limit::KeyedRateLimiter::<&str>::new(herd::limit::Quota::per_second(5));
+    /// assert_eq!(limit.max_keys(), 100_000);
+    /// ```
+    pub fn new(quota: Quota) -> KeyedRateLimiter<K> {
+        KeyedRateLimiter::builder(quota).build()
+    }
+
+    /// A builder, to set the bound on keys.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let limit = herd::limit::KeyedRateLimiter::<u64>::builder(herd::limit::Quota::per_second(5))
+    ///     .max_keys(1000)
+    ///     .build();
+    /// assert_eq!(limit.max_keys(), 1000);
+    /// ```
+    pub fn builder(quota: Quota) -> KeyedRateLimiterBuilder<K> {
+        KeyedRateLimiterBuilder {
+            quota,
+            max_keys: 100_000,
+            keys: PhantomData,
+        }
+    }
+
+    /// Takes one cell for `key` if one is free now; never waits.
+    ///
+    /// # Errors
+    ///
+    /// [`RateError::Limited`] with how long until the key has a free cell.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let limit = herd::limit::KeyedRateLimiter::new(herd::limit::Quota::per_second(1));
+    /// assert!(limit.check(&"alice").is_ok());
+    /// assert!(limit.check(&"alice").is_err());
+    /// assert!(limit.check(&"bob").is_ok(), "keys do not share");
+    /// # }
+    /// ```
+    pub fn check(&self, key: &K) -> Result<(), RateError> {
+        self.check_n(key, 1)
+    }
+
+    /// Takes `cost` cells for `key` if they are free now; never waits.
+    ///
+    /// # Errors
+    ///
+    /// [`RateError::Limited`], or [`RateError::TooCostly`] if `cost` is
+    /// more than the key's burst.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let limit = herd::limit::KeyedRateLimiter::new(herd::limit::Quota::per_second(10));
+    /// assert!(limit.check_n(&1, 10).is_ok());
+    /// assert!(limit.check_n(&1, 1).is_err());
+    /// # }
+    /// ```
+    pub fn check_n(&self, key: &K, cost: u32) -> Result<(), RateError> {
+        let now = self.inner.origin.elapsed();
+        let checked = self.with_cell(key, now, |cell| cell.check(cost, now));
+        checked.map_err(|denied| self.error(key, denied, cost))
+    }
+
+    /// Waits for one cell for `key`.
+    ///
+    /// # Errors
+    ///
+    /// None with a burst of at least one; see
+    /// [`acquire_n`](KeyedRateLimiter::acquire_n).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future hands its reserved cells back to the key.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let limit = herd::limit::KeyedRateLimiter::new(herd::limit::Quota::per_second(4).burst(1));
+    /// let start = tokio::time::Instant::now();
+    /// for _ in 0..3 {
+    ///     limit.acquire(&"host").await.unwrap();
+    /// }
+    /// assert_eq!(start.elapsed().as_millis(), 500);
+    /// # }
+    /// ```
+    pub async fn acquire(&self, key: &K) -> Result<(), RateError> {
+        self.acquire_n(key, 1).await
+    }
+
+    /// Waits for `cost` cells for `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`RateError::TooCostly`] at once if `cost` is more than the key's
+    /// burst.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](KeyedRateLimiter::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let limit = herd::limit::KeyedRateLimiter::new(herd::limit::Quota::per_second(10));
+    /// assert!(limit.acquire_n(&"k", 11).await.is_err());
+    /// assert!(limit.acquire_n(&"k", 10).await.is_ok());
+    /// # }
+    /// ```
+    pub async fn acquire_n(&self, key: &K, cost: u32) -> Result<(), RateError> {
+        self.wait_for(key, cost, u64::MAX).await
+    }
+
+    /// Waits up to `timeout` for `cost` cells for `key`; a request whose
+    /// slot is further away is refused at once, reserving nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`RateError::Limited`] with the wait it would have needed, or
+    /// [`RateError::TooCostly`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let limit = herd::limit::KeyedRateLimiter::new(herd::limit::Quota::per_second(1));
+    /// limit.acquire(&7).await.unwrap();
+    /// let err = limit.acquire_timeout(&7, 1, Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+    /// # }
+    /// ```
+    pub async fn acquire_timeout(
+        &self,
+        key: &K,
+        cost: u32,
+        timeout: Duration,
+    ) -> Result<(), RateError> {
+        let budget = timeout.as_nanos().min(u128::from(u64::MAX)) as u64;
+        self.wait_for(key, cost, budget).await
+    }
+
+    async fn wait_for(&self, key: &K, cost: u32, budget: u64) -> Result<(), RateError> {
+        let now = self.inner.origin.elapsed();
+        let cell = self.with_cell(key, now, Arc::clone);
+        let wait = cell
+            .reserve(cost, now, budget)
+            .map_err(|denied| self.error(key, denied, cost))?;
+        if wait > 0 {
+            let reservation = HandBack { cell: &cell, cost };
+            tokio::time::sleep_until(self.inner.origin.instant(now + wait)).await;
+            std::mem::forget(reservation);
+        }
+        Ok(())
+    }
+
+    /// Gives `key` a quota of its own (or changes it), kept until
+    /// [`clear_quota_for`](KeyedRateLimiter::clear_quota_for). The key's
+    /// debt is kept: no fresh burst.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use herd::limit::{KeyedRateLimiter, Quota};
+    ///
+    /// let limit = KeyedRateLimiter::new(Quota::per_second(1));
+    /// limit.set_quota_for("premium", Quota::per_second(100));
+    /// assert_eq!(limit.quota_for(&"premium"), Quota::per_second(100));
+    /// assert_eq!(limit.quota_for(&"free"), Quota::per_second(1));
+    /// # }
+    /// ```
+    pub fn set_quota_for(&self, key: K, quota: Quota) {
+        let mut quotas = write(&self.inner.quotas);
+        if let Some(cell) = read(self.shard(&key)).get(&key) {
+            cell.set(quota, self.inner.origin.elapsed());
+        }
+        quotas.insert(key, quota);
+    }
+
+    /// Puts `key` back on the default quota.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use herd::limit::{KeyedRateLimiter, Quota};
+    ///
+    /// let limit = KeyedRateLimiter::new(Quota::per_second(1));
+    /// limit.set_quota_for(5u8, Quota::per_second(9));
+    /// limit.clear_quota_for(&5);
+    /// assert_eq!(limit.quota_for(&5), Quota::per_second(1));
+    /// ```
+    pub fn clear_quota_for(&self, key: &K) {
+        let mut quotas = write(&self.inner.quotas);
+        if quotas.remove(key).is_some() {
+            let default = *read(&self.inner.default);
+            if let Some(cell) = read(self.shard(key)).get(key) {
+                cell.set(default, self.inner.origin.elapsed());
+            }
+        }
+    }
+
+    /// Changes the default quota, for every key without one of its own.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use herd::limit::{KeyedRateLimiter, Quota};
+    ///
+    /// let limit = KeyedRateLimiter::<u8>::new(Quota::per_second(1));
+    /// limit.set_default_quota(Quota::per_second(3));
+    /// assert_eq!(limit.quota_for(&0), Quota::per_second(3));
+    /// ```
+    pub fn set_default_quota(&self, quota: Quota) {
+        let quotas = read(&self.inner.quotas);
+        *write(&self.inner.default) = quota;
+        let now = self.inner.origin.elapsed();
+        for shard in self.inner.shards.iter() {
+            for (key, cell) in read(shard).iter() {
+                if !quotas.contains_key(key) {
+                    cell.set(quota, now);
+                }
+            }
+        }
+    }
+
+    /// The quota `key` is held to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let limit = herd::limit::KeyedRateLimiter::new(herd::limit::Quota::per_hour(10));
+    /// assert_eq!(limit.quota_for(&"anyone"), herd::limit::Quota::per_hour(10));
+    /// ```
+    pub fn quota_for(&self, key: &K) -> Quota {
+        match read(&self.inner.quotas).get(key) {
+            Some(quota) => *quota,
+            None => *read(&self.inner.default),
+        }
+    }
+
+    /// Keys tracked now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let limit = herd::limit::KeyedRateLimiter::new(herd::limit::Quota::per_second(1));
+    /// limit.check(&1).unwrap();
+    /// limit.check(&2).unwrap();
+    /// assert_eq!(limit.len(), 2);
+    /// # }
+    /// ```
+    pub fn len(&self) -> usize {
+        self.inner
+            .shards
+            .iter()
+            .map(|shard| read(shard).len())
+            .sum()
+    }
+
+    /// Whether no key is tracked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let limit = herd::limit::KeyedRateLimiter::<u8>::new(herd::limit::Quota::per_second(1));
+    /// assert!(limit.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most keys tracked at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let limit = herd::limit::KeyedRateLimiter::<u8>::new(herd::limit::Quota::per_second(1));
+    /// assert_eq!(limit.max_keys(), 100_000);
+    /// ```
+    pub fn max_keys(&self) -> usize {
+        self.inner.max_keys
+    }
+
+    /// Drops every key whose bucket has refilled (it holds nothing a fresh
+    /// key would not); returns how many went. Room is also made this way,
+    /// one shard at a time, whenever a new key needs it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let limit = herd::limit::KeyedRateLimiter::new(herd::limit::Quota::per_second(1));
+    /// for user in 0..100 {
+    ///     limit.check(&user).unwrap();
+    /// }
+    /// tokio::time::advance(std::time::Duration::from_secs(1)).await;
+    /// assert_eq!(limit.evict_idle(), 100);
+    /// assert!(limit.is_empty());
+    /// # }
+    /// ```
+    pub fn evict_idle(&self) -> usize {
+        let now = self.inner.origin.elapsed();
+        let mut evicted = 0;
+        for shard in self.inner.shards.iter() {
+            let mut cells = write(shard);
+            let before = cells.len();
+            cells.retain(|_, cell| !cell.is_idle(now));
+            evicted += before - cells.len();
+        }
+        evicted
+    }
+
+    fn shard(&self, key: &K) -> &Shard<K> {
+        let hash = self.inner.hasher.hash_one(key) as usize;
+        &self.inner.shards[hash % self.inner.shards.len()]
+    }
+
+    /// Runs `f` on `key`'s cell, made (and room made for it) if need be.
+    fn with_cell<R>(&self, key: &K, now: u64, f: impl FnOnce(&Arc<Gcra>) -> R) -> R {
+        let shard = self.shard(key);
+        if let Some(cell) = read(shard).get(key) {
+            return f(cell);
+        }
+        let quota = self.quota_for(key);
+        let mut cells = write(shard);
+        if !cells.contains_key(key) && cells.len() >= self.inner.per_shard {
+            make_room(&mut cells, now);
+        }
+        let cell = cells
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(Gcra::new(quota)));
+        f(cell)
+    }
+
+    fn error(&self, key: &K, denied: Denied, cost: u32) -> RateError {
+        denial(denied, cost, self.quota_for(key))
+    }
+}
+
+/// Frees at least one place in a full shard: every idle key, or else the
+/// key closest to refilled.
+fn make_room<K: Hash + Eq + Clone>(cells: &mut HashMap<K, Arc<Gcra>>, now: u64) {
+    let before = cells.len();
+    cells.retain(|_, cell| !cell.is_idle(now));
+    if cells.len() < before {
+        return;
+    }
+    let closest = cells
+        .iter()
+        .min_by_key(|(_, cell)| cell.tat())
+        .map(|(key, _)| key.clone());
+    if let Some(closest) = closest {
+        cells.remove(&closest);
+    }
+}
+
+/// A key's reservation whose waiter is still asleep; dropping it hands the
+/// cells back.
+struct HandBack<'a> {
+    cell: &'a Gcra,
+    cost: u32,
+}
+
+impl Drop for HandBack<'_> {
+    fn drop(&mut self) {
+        self.cell.release(self.cost);
+    }
+}
+
+impl<K> fmt::Debug for KeyedRateLimiter<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedRateLimiter")
+            .field("default", &*read(&self.inner.default))
+            .field("max_keys", &self.inner.max_keys)
+            .finish_non_exhaustive()
+    }
+}
