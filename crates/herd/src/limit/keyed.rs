@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -64,8 +65,10 @@ struct Keyed<K> {
     hasher: RandomState,
     default: RwLock<Quota>,
     quotas: RwLock<HashMap<K, Quota>>,
-    per_shard: usize,
     max_keys: usize,
+    /// Keys in the map, counted before insertion so the bound holds
+    /// however many threads insert at once.
+    count: AtomicUsize,
     origin: Origin,
 }
 
@@ -99,9 +102,7 @@ impl<K> fmt::Debug for KeyedRateLimiterBuilder<K> {
 const SHARDS: usize = 64;
 
 impl<K: Hash + Eq + Clone> KeyedRateLimiterBuilder<K> {
-    /// The most keys tracked at once (each of the map's shards holds its
-    /// share, so the bound may be reached a little below this). Default:
-    /// 100,000.
+    /// The most keys tracked at once. Default: 100,000.
     ///
     /// # Panics
     ///
@@ -140,8 +141,8 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiterBuilder<K> {
                 hasher: RandomState::new(),
                 default: RwLock::new(self.quota),
                 quotas: RwLock::new(HashMap::new()),
-                per_shard: (self.max_keys / shards).max(1),
                 max_keys: self.max_keys,
+                count: AtomicUsize::new(0),
                 origin: Origin::now(),
             }),
         }
@@ -416,7 +417,9 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
         }
     }
 
-    /// Keys tracked now.
+    /// Keys tracked now. Takes every shard's lock at once: for monitoring,
+    /// not for a hot path. Takes every shard's lock at once: for monitoring,
+    /// not for a hot path.
     ///
     /// # Examples
     ///
@@ -430,11 +433,10 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
     /// # }
     /// ```
     pub fn len(&self) -> usize {
-        self.inner
-            .shards
-            .iter()
-            .map(|shard| read(shard).len())
-            .sum()
+        // Every shard held at once, for a count no insert or eviction is
+        // half-way through (they hold one shard at a time).
+        let shards: Vec<_> = self.inner.shards.iter().map(read).collect();
+        shards.iter().map(|cells| cells.len()).sum()
     }
 
     /// Whether no key is tracked.
@@ -481,36 +483,73 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
     /// ```
     pub fn evict_idle(&self) -> usize {
         let now = self.inner.origin.elapsed();
-        let mut evicted = 0;
-        for shard in self.inner.shards.iter() {
-            let mut cells = write(shard);
-            let before = cells.len();
-            cells.retain(|_, cell| !cell.is_idle(now));
-            evicted += before - cells.len();
-        }
+        let evicted = self
+            .inner
+            .shards
+            .iter()
+            .map(|shard| evict_idle(&mut write(shard), now))
+            .sum();
+        self.inner.count.fetch_sub(evicted, Ordering::Relaxed);
         evicted
     }
 
+    fn shard_index(&self, key: &K) -> usize {
+        self.inner.hasher.hash_one(key) as usize % self.inner.shards.len()
+    }
+
     fn shard(&self, key: &K) -> &Shard<K> {
-        let hash = self.inner.hasher.hash_one(key) as usize;
-        &self.inner.shards[hash % self.inner.shards.len()]
+        &self.inner.shards[self.shard_index(key)]
     }
 
     /// Runs `f` on `key`'s cell, made (and room made for it) if need be.
     fn with_cell<R>(&self, key: &K, now: u64, f: impl FnOnce(&Arc<Gcra>) -> R) -> R {
-        let shard = self.shard(key);
+        let index = self.shard_index(key);
+        let shard = &self.inner.shards[index];
         if let Some(cell) = read(shard).get(key) {
             return f(cell);
         }
         let quota = self.quota_for(key);
-        let mut cells = write(shard);
-        if !cells.contains_key(key) && cells.len() >= self.inner.per_shard {
-            make_room(&mut cells, now);
+        if self.inner.count.fetch_add(1, Ordering::Relaxed) >= self.inner.max_keys {
+            self.make_room(index, now);
         }
-        let cell = cells
-            .entry(key.clone())
-            .or_insert_with(|| Arc::new(Gcra::new(quota)));
-        f(cell)
+        let mut cells = write(shard);
+        let mut made = false;
+        let cell = cells.entry(key.clone()).or_insert_with(|| {
+            made = true;
+            Arc::new(Gcra::new(quota))
+        });
+        let result = f(cell);
+        if !made {
+            // Another thread made it first; give the place back.
+            self.inner.count.fetch_sub(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Frees at least one place: the idle keys of the key's own shard, or
+    /// else its key closest to refilled, or, if that shard is empty, the
+    /// closest in the first shard that is not.
+    fn make_room(&self, preferred: usize, now: u64) {
+        let shards = &self.inner.shards;
+        let order = (preferred..shards.len()).chain(0..preferred);
+        for index in order {
+            let mut cells = write(&shards[index]);
+            let mut freed = evict_idle(&mut cells, now);
+            if freed == 0 {
+                let closest = cells
+                    .iter()
+                    .min_by_key(|(_, cell)| cell.tat())
+                    .map(|(key, _)| key.clone());
+                if let Some(closest) = closest {
+                    cells.remove(&closest);
+                    freed = 1;
+                }
+            }
+            if freed > 0 {
+                self.inner.count.fetch_sub(freed, Ordering::Relaxed);
+                return;
+            }
+        }
     }
 
     fn error(&self, key: &K, denied: Denied, cost: u32) -> RateError {
@@ -518,21 +557,12 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
     }
 }
 
-/// Frees at least one place in a full shard: every idle key, or else the
-/// key closest to refilled.
-fn make_room<K: Hash + Eq + Clone>(cells: &mut HashMap<K, Arc<Gcra>>, now: u64) {
+/// Drops the keys of one shard whose buckets have refilled; returns how
+/// many.
+fn evict_idle<K>(cells: &mut HashMap<K, Arc<Gcra>>, now: u64) -> usize {
     let before = cells.len();
     cells.retain(|_, cell| !cell.is_idle(now));
-    if cells.len() < before {
-        return;
-    }
-    let closest = cells
-        .iter()
-        .min_by_key(|(_, cell)| cell.tat())
-        .map(|(key, _)| key.clone());
-    if let Some(closest) = closest {
-        cells.remove(&closest);
-    }
+    before - cells.len()
 }
 
 /// A key's reservation whose waiter is still asleep; dropping it hands the
