@@ -7,6 +7,9 @@ use std::hash::{BuildHasher, Hash, RandomState};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use std::time::Duration;
 
 use super::gcra::{Denied, Gcra, Origin, denial};
@@ -58,7 +61,9 @@ impl<K> Clone for KeyedRateLimiter<K> {
     }
 }
 
-type Shard<K> = RwLock<HashMap<K, Arc<Gcra>>>;
+/// One shard of the key map. Cells are stored inline (no pointer to
+/// chase) and found by a hash computed once per call.
+type Shard<K> = RwLock<HashTable<(K, Gcra)>>;
 
 struct Keyed<K> {
     shards: Box<[Shard<K>]>,
@@ -137,7 +142,7 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiterBuilder<K> {
         let shards = SHARDS.min(self.max_keys);
         KeyedRateLimiter {
             inner: Arc::new(Keyed {
-                shards: (0..shards).map(|_| RwLock::new(HashMap::new())).collect(),
+                shards: (0..shards).map(|_| RwLock::new(HashTable::new())).collect(),
                 hasher: RandomState::new(),
                 default: RwLock::new(self.quota),
                 quotas: RwLock::new(HashMap::new()),
@@ -319,12 +324,14 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
 
     async fn wait_for(&self, key: &K, cost: u32, budget: u64) -> Result<(), RateError> {
         let now = self.inner.origin.elapsed();
-        let cell = self.with_cell(key, now, Arc::clone);
-        let wait = cell
-            .reserve(cost, now, budget)
-            .map_err(|denied| self.error(key, denied, cost))?;
+        let reserved = self.with_cell(key, now, |cell| cell.reserve(cost, now, budget));
+        let wait = reserved.map_err(|denied| self.error(key, denied, cost))?;
         if wait > 0 {
-            let reservation = HandBack { cell: &cell, cost };
+            let reservation = HandBack {
+                limiter: self,
+                key,
+                cost,
+            };
             tokio::time::sleep_until(self.inner.origin.instant(now + wait)).await;
             std::mem::forget(reservation);
         }
@@ -350,7 +357,8 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
     /// ```
     pub fn set_quota_for(&self, key: K, quota: Quota) {
         let mut quotas = write(&self.inner.quotas);
-        if let Some(cell) = read(self.shard(&key)).get(&key) {
+        let hash = self.hash(&key);
+        if let Some((_, cell)) = read(self.shard(hash)).find(hash, |(k, _)| *k == key) {
             cell.set(quota, self.inner.origin.elapsed());
         }
         quotas.insert(key, quota);
@@ -372,7 +380,8 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
         let mut quotas = write(&self.inner.quotas);
         if quotas.remove(key).is_some() {
             let default = *read(&self.inner.default);
-            if let Some(cell) = read(self.shard(key)).get(key) {
+            let hash = self.hash(key);
+            if let Some((_, cell)) = read(self.shard(hash)).find(hash, |(k, _)| k == key) {
                 cell.set(default, self.inner.origin.elapsed());
             }
         }
@@ -493,19 +502,27 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
         evicted
     }
 
-    fn shard_index(&self, key: &K) -> usize {
-        self.inner.hasher.hash_one(key) as usize % self.inner.shards.len()
+    fn hash(&self, key: &K) -> u64 {
+        self.inner.hasher.hash_one(key)
     }
 
-    fn shard(&self, key: &K) -> &Shard<K> {
-        &self.inner.shards[self.shard_index(key)]
+    /// The shard of a hash. Bits 32 and up pick it: the table inside uses
+    /// the low bits for its buckets and the top seven for its tags, so
+    /// keys in one shard still spread over both.
+    fn shard_index(&self, hash: u64) -> usize {
+        (hash >> 32) as usize % self.inner.shards.len()
+    }
+
+    fn shard(&self, hash: u64) -> &Shard<K> {
+        &self.inner.shards[self.shard_index(hash)]
     }
 
     /// Runs `f` on `key`'s cell, made (and room made for it) if need be.
-    fn with_cell<R>(&self, key: &K, now: u64, f: impl FnOnce(&Arc<Gcra>) -> R) -> R {
-        let index = self.shard_index(key);
+    fn with_cell<R>(&self, key: &K, now: u64, f: impl FnOnce(&Gcra) -> R) -> R {
+        let hash = self.hash(key);
+        let index = self.shard_index(hash);
         let shard = &self.inner.shards[index];
-        if let Some(cell) = read(shard).get(key) {
+        if let Some((_, cell)) = read(shard).find(hash, |(k, _)| k == key) {
             return f(cell);
         }
         let quota = self.quota_for(key);
@@ -513,12 +530,14 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
             self.make_room(index, now);
         }
         let mut cells = write(shard);
-        let mut made = false;
-        let cell = cells.entry(key.clone()).or_insert_with(|| {
-            made = true;
-            Arc::new(Gcra::new(quota))
-        });
-        let result = f(cell);
+        let hasher = |(k, _): &(K, Gcra)| self.hash(k);
+        let (result, made) = match cells.entry(hash, |(k, _)| k == key, hasher) {
+            Entry::Occupied(entry) => (f(&entry.get().1), false),
+            Entry::Vacant(entry) => {
+                let entry = entry.insert((key.clone(), Gcra::new(quota)));
+                (f(&entry.get().1), true)
+            }
+        };
         if !made {
             // Another thread made it first; give the place back.
             self.inner.count.fetch_sub(1, Ordering::Relaxed);
@@ -541,14 +560,25 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
                     .min_by_key(|(_, cell)| cell.tat())
                     .map(|(key, _)| key.clone());
                 if let Some(closest) = closest {
-                    cells.remove(&closest);
-                    freed = 1;
+                    let hash = self.hash(&closest);
+                    if let Ok(entry) = cells.find_entry(hash, |(k, _)| *k == closest) {
+                        entry.remove();
+                        freed = 1;
+                    }
                 }
             }
             if freed > 0 {
                 self.inner.count.fetch_sub(freed, Ordering::Relaxed);
                 return;
             }
+        }
+    }
+
+    /// Hands `cost` cells back to `key`, if it is still tracked.
+    fn release(&self, key: &K, cost: u32) {
+        let hash = self.hash(key);
+        if let Some((_, cell)) = read(self.shard(hash)).find(hash, |(k, _)| k == key) {
+            cell.release(cost);
         }
     }
 
@@ -559,22 +589,23 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
 
 /// Drops the keys of one shard whose buckets have refilled; returns how
 /// many.
-fn evict_idle<K>(cells: &mut HashMap<K, Arc<Gcra>>, now: u64) -> usize {
+fn evict_idle<K>(cells: &mut HashTable<(K, Gcra)>, now: u64) -> usize {
     let before = cells.len();
-    cells.retain(|_, cell| !cell.is_idle(now));
+    cells.retain(|(_, cell)| !cell.is_idle(now));
     before - cells.len()
 }
 
 /// A key's reservation whose waiter is still asleep; dropping it hands the
 /// cells back.
-struct HandBack<'a> {
-    cell: &'a Gcra,
+struct HandBack<'a, K: Hash + Eq + Clone> {
+    limiter: &'a KeyedRateLimiter<K>,
+    key: &'a K,
     cost: u32,
 }
 
-impl Drop for HandBack<'_> {
+impl<K: Hash + Eq + Clone> Drop for HandBack<'_, K> {
     fn drop(&mut self) {
-        self.cell.release(self.cost);
+        self.limiter.release(self.key, self.cost);
     }
 }
 
