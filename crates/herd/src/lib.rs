@@ -12,6 +12,7 @@
 //! | a blocking library you cannot change (sync DB driver, `std::fs`, FFI) | a [`pool::ThreadPool`] with as many threads as the library tolerates | keeps the executor's workers free; the thread count bounds the blocking calls |
 //! | a stream of jobs from many producers, for the life of a service | a [`pool::WorkerPool`] | N workers, a bounded queue with priorities, a result per job, graceful shutdown |
 //! | mixed: fetch, then crunch | async for the I/O, a [`pool::ThreadPool`] for the CPU step, one scope owning both | never block the event loop; one owner cancels both halves together |
+//! | calls to an API with a quota (per second, per host, per user) | a [`limit::RateLimiter`] or [`limit::KeyedRateLimiter`]; a [`limit::Limiter`] to bound concurrency too | waiters queue first in first out with one timer for the line, and a refusal says how long to wait |
 //! | untrusted or crash-prone work | a [`pool::ProcessPool`] | a crash or leak stays in the child and fails one job; the worker is replaced |
 //!
 //! # Shared state
