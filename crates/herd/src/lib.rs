@@ -68,6 +68,7 @@ pub mod limit;
 mod loom;
 pub mod pool;
 pub mod queue;
+pub mod resilience;
 pub mod sync;
 pub mod task;
 

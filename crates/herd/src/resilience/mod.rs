@@ -1,0 +1,38 @@
+//! Resilience: retrying what failed, without making an outage worse.
+//!
+//! | you need | use |
+//! | --- | --- |
+//! | to retry a flaky call: backoff with jitter, per-attempt timeout, overall deadline, Retry-After, a budget | [`Retry`] |
+//!
+//! When to use something else: to bound how often or how many calls go
+//! out in the first place, [`limit`](crate::limit); to give up on a slow
+//! call without retrying, [`task::timeout`](crate::task::timeout).
+//!
+//! # Examples
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! use std::time::Duration;
+//! use herd::resilience::{Retry, Verdict};
+//!
+//! // A server that says "503, retry after 2 s" once, then answers.
+//! let mut answers = vec![Ok("page"), Err((503, Some(2)))];
+//! let start = tokio::time::Instant::now();
+//! let page = Retry::new()
+//!     .attempts(4)
+//!     .retry_if(|&(status, after): &(u16, Option<u64>)| match (status, after) {
+//!         (429 | 503, Some(secs)) => Verdict::RetryAfter(Duration::from_secs(secs)),
+//!         (500..=599, _) => Verdict::Retry,
+//!         _ => Verdict::Stop,
+//!     })
+//!     .run(|_| std::future::ready(answers.pop().unwrap()))
+//!     .await;
+//! assert_eq!(page, Ok("page"));
+//! assert_eq!(start.elapsed(), Duration::from_secs(2));
+//! # }
+//! ```
+
+mod retry;
+
+pub use retry::{Classify, Failure, Retry, RetryAll, RetryBudget, RetryError, Verdict};
