@@ -272,3 +272,130 @@ async fn dropping_the_run_stops_everything() {
 fn zero_attempts_is_refused() {
     let _ = Retry::new().attempts(0);
 }
+
+// SingleFlight
+
+use herd::resilience::SingleFlight;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_callers_share_one_computation() {
+    let flights = Arc::new(SingleFlight::new());
+    let runs = Arc::new(AtomicU32::new(0));
+    let gate = Arc::new(tokio::sync::Barrier::new(101));
+    let callers: Vec<_> = (0..100)
+        .map(|_| {
+            let (flights, runs, gate) = (flights.clone(), runs.clone(), gate.clone());
+            tokio::spawn(async move {
+                gate.wait().await;
+                flights
+                    .run("config", || {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        async {
+                            sleep(Duration::from_millis(50)).await;
+                            Ok::<_, String>(Arc::new(vec![1, 2, 3]))
+                        }
+                    })
+                    .await
+            })
+        })
+        .collect();
+    gate.wait().await;
+    for caller in callers {
+        assert_eq!(*caller.await.unwrap().unwrap(), [1, 2, 3]);
+    }
+    // All 100 joined the first flight, or a later one if they arrived after
+    // it ended: never one run per caller.
+    assert!(
+        runs.load(Ordering::SeqCst) < 10,
+        "{} runs",
+        runs.load(Ordering::SeqCst)
+    );
+    assert_eq!(flights.in_flight(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn different_keys_never_wait_on_each_other() {
+    let flights = SingleFlight::new();
+    let slow = flights.run("slow", || async {
+        sleep(Duration::from_secs(3600)).await;
+        Ok::<_, ()>(1)
+    });
+    let fast = flights.run("fast", || async { Ok::<_, ()>(2) });
+    let start = Instant::now();
+    tokio::select! {
+        _ = slow => panic!("the slow key finished first"),
+        value = fast => assert_eq!(value, Ok(2)),
+    }
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_first_caller_leaves_the_work_to_the_others() {
+    let flights = Arc::new(SingleFlight::new());
+    let runs = Arc::new(AtomicU32::new(0));
+    let call = |flights: Arc<SingleFlight<&'static str, u32, ()>>, runs: Arc<AtomicU32>| async move {
+        flights
+            .run("k", || {
+                runs.fetch_add(1, Ordering::SeqCst);
+                async {
+                    sleep(SEC).await;
+                    Ok(7)
+                }
+            })
+            .await
+    };
+    let first = tokio::spawn(call(flights.clone(), runs.clone()));
+    tokio::task::yield_now().await;
+    let second = tokio::spawn(call(flights.clone(), runs.clone()));
+    sleep(Duration::from_millis(500)).await;
+    first.abort();
+    assert_eq!(second.await.unwrap(), Ok(7));
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "the second caller carried the first's run"
+    );
+    assert_eq!(flights.in_flight(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_every_caller_leaves_the_work_is_dropped() {
+    let flights = SingleFlight::<u8, (), ()>::new();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let guard = DropGuard(drops.clone());
+    let abandoned = tokio::time::timeout(
+        SEC,
+        flights.run(1, move || async move {
+            let _guard = guard;
+            sleep(Duration::from_secs(3600)).await;
+            Ok(())
+        }),
+    )
+    .await;
+    assert!(abandoned.is_err());
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert_eq!(flights.in_flight(), 0);
+    // The next call starts afresh.
+    assert_eq!(flights.run(1, || async { Ok(()) }).await, Ok(()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_reaches_every_caller_and_is_not_kept() {
+    let flights = Arc::new(SingleFlight::<u8, (), ()>::new());
+    let call = |flights: Arc<SingleFlight<u8, (), ()>>| async move {
+        flights
+            .run(1, || async {
+                sleep(SEC).await;
+                panic!("corrupt row")
+            })
+            .await
+    };
+    let a = tokio::spawn(call(flights.clone()));
+    let b = tokio::spawn(call(flights.clone()));
+    for caller in [a, b] {
+        let panic = caller.await.unwrap_err().into_panic();
+        assert_eq!(*panic.downcast::<String>().unwrap(), "corrupt row");
+    }
+    assert_eq!(flights.in_flight(), 0);
+    assert_eq!(flights.run(1, || async { Ok(()) }).await, Ok(()));
+}

@@ -3,6 +3,7 @@
 //! | you need | use |
 //! | --- | --- |
 //! | to retry a flaky call: backoff with jitter, per-attempt timeout, overall deadline, Retry-After, a budget | [`Retry`] |
+//! | to load one thing once when many ask for it at the same moment (cache stampedes) | [`SingleFlight`] |
 //!
 //! When to use something else: to bound how often or how many calls go
 //! out in the first place, [`limit`](crate::limit); to give up on a slow
@@ -34,5 +35,7 @@
 //! ```
 
 mod retry;
+mod single_flight;
 
 pub use retry::{Classify, Failure, Retry, RetryAll, RetryBudget, RetryError, Verdict};
+pub use single_flight::SingleFlight;
