@@ -12,9 +12,11 @@ use futures_util::future::{BoxFuture, Shared, WeakShared};
 use crate::loom::{Mutex, lock};
 use crate::pool::panic_message;
 
-/// A computation in flight, shared by its callers: its result, or the
-/// message of its panic.
-type Flight<T, E> = Shared<BoxFuture<'static, Result<Result<T, E>, String>>>;
+/// A computation: its result, or the message of its panic.
+type Work<T, E> = BoxFuture<'static, Result<Result<T, E>, String>>;
+
+/// A computation in flight, shared by its callers.
+type Flight<T, E> = Shared<Work<T, E>>;
 
 /// Deduplicates concurrent work by key: while a call for a key is in
 /// flight, every other call for that key waits for it and gets a clone of
@@ -35,9 +37,10 @@ type Flight<T, E> = Shared<BoxFuture<'static, Result<Result<T, E>, String>>>;
 /// # Examples
 ///
 /// ```
-/// # #[tokio::main(flavor = "current_thread")]
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
 /// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::time::Duration;
 /// use herd::resilience::SingleFlight;
 ///
 /// let flights = SingleFlight::new();
@@ -45,7 +48,7 @@ type Flight<T, E> = Shared<BoxFuture<'static, Result<Result<T, E>, String>>>;
 /// let load = || {
 ///     loads.fetch_add(1, Ordering::SeqCst);
 ///     async {
-///         tokio::task::yield_now().await;
+///         tokio::time::sleep(Duration::from_millis(20)).await; // a slow query
 ///         Ok::<_, String>("user 42")
 ///     }
 /// };
@@ -59,7 +62,7 @@ type Flight<T, E> = Shared<BoxFuture<'static, Result<Result<T, E>, String>>>;
 /// # }
 /// ```
 pub struct SingleFlight<K, T, E> {
-    flights: Mutex<HashMap<K, WeakShared<BoxFuture<'static, Result<Result<T, E>, String>>>>>,
+    flights: Mutex<HashMap<K, WeakShared<Work<T, E>>>>,
 }
 
 impl<K, T, E> SingleFlight<K, T, E>
