@@ -69,6 +69,7 @@ mod loom;
 pub mod pool;
 pub mod queue;
 pub mod resilience;
+pub mod shutdown;
 pub mod sync;
 pub mod task;
 
