@@ -399,3 +399,178 @@ async fn a_panic_reaches_every_caller_and_is_not_kept() {
     assert_eq!(flights.in_flight(), 0);
     assert_eq!(flights.run(1, || async { Ok(()) }).await, Ok(()));
 }
+
+// CircuitBreaker
+
+use herd::resilience::{BreakerError, BreakerState, CircuitBreaker};
+
+fn breaker(probes: u32) -> CircuitBreaker {
+    CircuitBreaker::builder()
+        .window(10)
+        .minimum_calls(5)
+        .failure_rate(0.5)
+        .open_for(Duration::from_secs(30))
+        .probes(probes)
+        .build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_breaker_opens_at_the_rate_once_enough_calls_are_in() {
+    let breaker = breaker(1);
+    // Four failures alone are under the minimum of five calls.
+    for _ in 0..4 {
+        breaker.try_acquire().unwrap().failure();
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    breaker.try_acquire().unwrap().failure();
+    assert_eq!(breaker.state(), BreakerState::Open);
+    let refused = breaker.call(async { Ok::<_, ()>(()) }).await;
+    assert_eq!(
+        refused,
+        Err(BreakerError::Open {
+            retry_after: Some(Duration::from_secs(30))
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_window_slides() {
+    let breaker = breaker(1);
+    // 4 failures then 10 successes push the failures out of the window.
+    for _ in 0..4 {
+        breaker.try_acquire().unwrap().failure();
+    }
+    for _ in 0..10 {
+        breaker.try_acquire().unwrap().success();
+    }
+    for _ in 0..4 {
+        breaker.try_acquire().unwrap().failure();
+    }
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Closed,
+        "4 of the last 10 failed"
+    );
+    breaker.try_acquire().unwrap().failure();
+    assert_eq!(
+        breaker.state(),
+        BreakerState::Open,
+        "5 of the last 10 failed"
+    );
+}
+
+async fn open(breaker: &CircuitBreaker) {
+    while breaker.state() != BreakerState::Open {
+        breaker.try_acquire().unwrap().failure();
+    }
+    tokio::time::advance(Duration::from_secs(30)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn half_open_admits_exactly_the_probes_and_they_close_it() {
+    let breaker = breaker(3);
+    open(&breaker).await;
+    let probes: Vec<_> = (0..50).filter_map(|_| breaker.try_acquire().ok()).collect();
+    assert_eq!(
+        probes.len(),
+        3,
+        "a crowd after the cool-down gets three probes"
+    );
+    assert_eq!(breaker.state(), BreakerState::HalfOpen);
+    assert_eq!(breaker.try_acquire().err(), Some(None));
+    for probe in probes {
+        probe.success();
+    }
+    assert_eq!(breaker.state(), BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_failed_probe_reopens_and_stale_verdicts_count_for_nothing() {
+    let breaker = breaker(2);
+    let stale = breaker.try_acquire().unwrap(); // taken while closed
+    open(&breaker).await;
+    let first = breaker.try_acquire().unwrap();
+    let second = breaker.try_acquire().unwrap();
+    first.failure();
+    assert_eq!(breaker.state(), BreakerState::Open);
+    second.success(); // from the spell that ended: nothing
+    stale.success();
+    assert_eq!(breaker.state(), BreakerState::Open);
+    assert_eq!(
+        breaker.try_acquire().err(),
+        Some(Some(Duration::from_secs(30)))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_probe_gives_its_place_back() {
+    let breaker = breaker(1);
+    open(&breaker).await;
+    let probe = breaker.try_acquire().unwrap();
+    assert!(breaker.try_acquire().is_err());
+    drop(probe); // cancelled: no verdict
+    let probe = breaker.try_acquire().expect("the place came back");
+    probe.success();
+    assert_eq!(breaker.state(), BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn state_changes_are_reported_in_order() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let breaker = CircuitBreaker::builder()
+        .minimum_calls(1)
+        .probes(1)
+        .open_for(SEC)
+        .on_state_change(move |from, to| log.lock().unwrap().push((from, to)))
+        .build();
+    breaker.try_acquire().unwrap().failure();
+    tokio::time::advance(SEC).await;
+    breaker.try_acquire().unwrap().failure();
+    tokio::time::advance(SEC).await;
+    breaker.try_acquire().unwrap().success();
+    use BreakerState::*;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (Closed, Open),
+            (Open, HalfOpen),
+            (HalfOpen, Open),
+            (Open, HalfOpen),
+            (HalfOpen, Closed)
+        ]
+    );
+}
+
+/// Threads racing for probes after the cool-down: each half-open spell
+/// admits exactly its probes, however they interleave.
+#[test]
+fn racing_threads_never_get_more_probes_than_a_spell_allows() {
+    for _ in 0..50 {
+        let breaker = CircuitBreaker::builder()
+            .minimum_calls(1)
+            .probes(4)
+            .open_for(Duration::ZERO)
+            .build();
+        breaker.try_acquire().unwrap().failure();
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (breaker, barrier) = (breaker.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    (0..10)
+                        .filter_map(|_| breaker.try_acquire().ok())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let probes: Vec<_> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(probes.len(), 4, "one spell, four probes");
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        drop(probes);
+    }
+}

@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | to retry a flaky call: backoff with jitter, per-attempt timeout, overall deadline, Retry-After, a budget | [`Retry`] |
 //! | to load one thing once when many ask for it at the same moment (cache stampedes) | [`SingleFlight`] |
+//! | to stop calling a dependency that is failing, and probe it before trusting it again | [`CircuitBreaker`] |
 //!
 //! When to use something else: to bound how often or how many calls go
 //! out in the first place, [`limit`](crate::limit); to give up on a slow
@@ -34,8 +35,10 @@
 //! # }
 //! ```
 
+mod breaker;
 mod retry;
 mod single_flight;
 
+pub use breaker::{BreakerBuilder, BreakerError, BreakerPermit, BreakerState, CircuitBreaker};
 pub use retry::{Classify, Failure, Retry, RetryAll, RetryBudget, RetryError, Verdict};
 pub use single_flight::SingleFlight;
