@@ -167,7 +167,7 @@ impl Shutdown {
     /// assert!(!shutdown.is_triggered());
     /// # }
     /// ```
-    #[cfg(unix)]
+    #[cfg(all(unix, not(loom)))]
     pub fn with_signals() -> Shutdown {
         use tokio::signal::unix::{SignalKind, signal};
 

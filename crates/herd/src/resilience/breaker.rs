@@ -539,8 +539,10 @@ impl CircuitBreaker {
                 window.failures = 0;
             }
         }
-        inner.state.store(to, Ordering::Release);
+        // The generation moves first: a caller that sees the new state then
+        // sees the new generation too, so it never loops waiting for it.
         inner.generation.fetch_add(1, Ordering::AcqRel);
+        inner.state.store(to, Ordering::Release);
         drop(window);
         for listener in &inner.listeners {
             listener(state_of(from), state_of(to));

@@ -39,6 +39,9 @@ mod breaker;
 mod retry;
 mod single_flight;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
+
 pub use breaker::{BreakerBuilder, BreakerError, BreakerPermit, BreakerState, CircuitBreaker};
 pub use retry::{Classify, Failure, Retry, RetryAll, RetryBudget, RetryError, Verdict};
 pub use single_flight::SingleFlight;
