@@ -574,3 +574,170 @@ fn racing_threads_never_get_more_probes_than_a_spell_allows() {
         drop(probes);
     }
 }
+
+// Debounce and throttle
+
+use herd::resilience::{Debounce, Dropped, throttle};
+
+const MS: Duration = Duration::from_millis(1);
+
+/// When each run started, after the test's start, and with what.
+type Runs = Arc<std::sync::Mutex<Vec<(Duration, u32)>>>;
+
+/// A debounced function that records its runs.
+fn recorder(
+    start: Instant,
+) -> (
+    Runs,
+    impl FnMut(u32) -> std::future::Ready<u32> + Send + 'static,
+) {
+    let runs = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = runs.clone();
+    (runs, move |n| {
+        log.lock().unwrap().push((start.elapsed(), n));
+        std::future::ready(n)
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn debounce_runs_once_after_the_burst_with_the_last_arguments() {
+    let (runs, f) = recorder(Instant::now());
+    let debounced = Debounce::new(300 * MS, f);
+    let mut calls = Vec::new();
+    for n in 1..=3 {
+        calls.push(debounced.call(n));
+        sleep(100 * MS).await;
+    }
+    for call in calls {
+        assert_eq!(call.await, Ok(3));
+    }
+    assert_eq!(
+        *runs.lock().unwrap(),
+        [(500 * MS, 3)],
+        "300 ms after the last call, at 200 ms"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn leading_and_trailing_edges_each_answer_their_callers() {
+    let (runs, f) = recorder(Instant::now());
+    let debounced = Debounce::with_options(300 * MS, None, true, true, f);
+    let first = debounced.call(1);
+    sleep(100 * MS).await;
+    let second = debounced.call(2);
+    sleep(100 * MS).await;
+    let third = debounced.call(3);
+    assert_eq!(first.await, Ok(1));
+    assert_eq!((second.await, third.await), (Ok(3), Ok(3)));
+    assert_eq!(*runs.lock().unwrap(), [(Duration::ZERO, 1), (500 * MS, 3)]);
+    // A lone call with both edges on runs once, on the leading edge.
+    sleep(Duration::from_secs(1)).await;
+    assert_eq!(debounced.call(4).await, Ok(4));
+    sleep(Duration::from_secs(1)).await;
+    assert_eq!(runs.lock().unwrap().len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_wait_bounds_how_long_a_long_burst_is_put_off() {
+    let (runs, f) = recorder(Instant::now());
+    let debounced = Debounce::with_options(250 * MS, Some(450 * MS), false, true, f);
+    let mut last = None;
+    for n in 0..30 {
+        last = Some(debounced.call(n));
+        sleep(100 * MS).await;
+    }
+    assert_eq!(last.unwrap().await, Ok(29));
+    let runs = runs.lock().unwrap();
+    let mut previous = Duration::ZERO;
+    for (at, _) in runs.iter() {
+        assert!(
+            *at - previous <= 450 * MS,
+            "a gap of {:?} in {runs:?}",
+            *at - previous
+        );
+        previous = *at;
+    }
+    assert_eq!(
+        runs.last().unwrap(),
+        &(2900 * MS + 250 * MS, 29),
+        "trailing: 250 ms after the last call"
+    );
+    assert!(runs.len() >= 6, "{runs:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttle_runs_at_most_once_per_wait_with_both_edges() {
+    let (runs, f) = recorder(Instant::now());
+    let throttled = throttle(Duration::from_secs(1), f);
+    let mut calls = Vec::new();
+    for n in 1..=25 {
+        calls.push(throttled.call(n));
+        sleep(100 * MS).await;
+    }
+    let last = calls.pop().unwrap();
+    assert_eq!(calls.remove(0).await, Ok(1));
+    assert_eq!(last.await, Ok(25));
+    let runs = runs.lock().unwrap().clone();
+    assert_eq!(runs.first().unwrap(), &(Duration::ZERO, 1));
+    for pair in runs.windows(2) {
+        assert!(pair[1].0 - pair[0].0 >= Duration::from_secs(1), "{runs:?}");
+    }
+    // Every call was answered by a run with its own or a later argument.
+    for call in calls {
+        let value = call.await.unwrap();
+        assert!(runs.iter().any(|(_, n)| *n == value));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_flush_and_drop_each_say_what_happened() {
+    let debounced = Debounce::new(Duration::from_secs(1), |n: u8| async move { n });
+    let cancelled = debounced.call(1);
+    debounced.cancel();
+    assert_eq!(cancelled.await, Err(Dropped::Cancelled));
+    let flushed = debounced.call(2);
+    debounced.flush();
+    let start = Instant::now();
+    assert_eq!(flushed.await, Ok(2));
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    let orphan = debounced.call(3);
+    drop(debounced);
+    assert_eq!(orphan.await, Err(Dropped::Cancelled));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_run_is_reported_and_the_next_one_runs() {
+    let debounced = Debounce::new(10 * MS, |n: u8| async move {
+        assert!(n != 0, "zero is not allowed");
+        n
+    });
+    assert_eq!(
+        debounced.call(0).await,
+        Err(Dropped::Panicked("zero is not allowed".into()))
+    );
+    assert_eq!(debounced.call(5).await, Ok(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn runs_never_overlap() {
+    let gauge = Arc::new(common::Gauge::default());
+    let g = gauge.clone();
+    let debounced = Debounce::with_options(10 * MS, None, true, true, move |n: u32| {
+        let g = g.clone();
+        async move {
+            g.enter();
+            sleep(Duration::from_secs(1)).await;
+            g.leave();
+            n
+        }
+    });
+    let mut calls = Vec::new();
+    for n in 0..20 {
+        calls.push(debounced.call(n));
+        sleep(50 * MS).await;
+    }
+    for call in calls {
+        call.await.unwrap();
+    }
+    assert_eq!(gauge.max.load(Ordering::SeqCst), 1);
+}

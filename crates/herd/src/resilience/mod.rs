@@ -5,6 +5,8 @@
 //! | to retry a flaky call: backoff with jitter, per-attempt timeout, overall deadline, Retry-After, a budget | [`Retry`] |
 //! | to load one thing once when many ask for it at the same moment (cache stampedes) | [`SingleFlight`] |
 //! | to stop calling a dependency that is failing, and probe it before trusting it again | [`CircuitBreaker`] |
+//! | to run once after a burst of calls settles (search-as-you-type, autosave) | [`Debounce`] |
+//! | to run at most once per interval however often it is called | [`throttle`] |
 //!
 //! When to use something else: to bound how often or how many calls go
 //! out in the first place, [`limit`](crate::limit); to give up on a slow
@@ -36,6 +38,7 @@
 //! ```
 
 mod breaker;
+mod debounce;
 mod retry;
 mod single_flight;
 
@@ -43,5 +46,6 @@ mod single_flight;
 mod loom_tests;
 
 pub use breaker::{BreakerBuilder, BreakerError, BreakerPermit, BreakerState, CircuitBreaker};
+pub use debounce::{Debounce, Dropped, throttle};
 pub use retry::{Classify, Failure, Retry, RetryAll, RetryBudget, RetryError, Verdict};
 pub use single_flight::SingleFlight;
