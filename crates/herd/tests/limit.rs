@@ -391,3 +391,101 @@ fn a_zero_quota_is_refused() {
 fn a_zero_burst_is_refused() {
     let _ = Quota::per_second(5).burst(0);
 }
+
+// Adaptive concurrency
+
+use herd::limit::{AdaptiveLimit, Algorithm};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A server that serves `capacity` calls at once in 10 ms; beyond that,
+/// calls queue (latency grows with the load) and, if `sheds`, it answers
+/// 503 to what it cannot serve at once. 200 clients call it through
+/// `limit` for 60 virtual seconds; returns the limit's average over the
+/// last 30.
+async fn settle(limit: AdaptiveLimit, capacity: usize, sheds: bool) -> f64 {
+    let load = Arc::new(AtomicUsize::new(0));
+    let stop = Instant::now() + Duration::from_secs(60);
+    let clients: Vec<_> = (0..200)
+        .map(|_| {
+            let (limit, load) = (limit.clone(), load.clone());
+            tokio::spawn(async move {
+                while Instant::now() < stop {
+                    let call = limit.acquire().await.unwrap();
+                    let now = load.fetch_add(1, Ordering::SeqCst) + 1;
+                    let base = Duration::from_millis(10);
+                    let latency = base.mul_f64((now as f64 / capacity as f64).max(1.0));
+                    sleep(latency).await;
+                    load.fetch_sub(1, Ordering::SeqCst);
+                    if sheds && now > capacity {
+                        call.overloaded();
+                    } else {
+                        call.success();
+                    }
+                }
+            })
+        })
+        .collect();
+    sleep(Duration::from_secs(30)).await;
+    let (mut sum, mut samples) = (0.0, 0.0);
+    while Instant::now() < stop {
+        sum += limit.limit() as f64;
+        samples += 1.0;
+        sleep(100 * MS).await;
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    sum / samples
+}
+
+#[tokio::test(start_paused = true)]
+async fn aimd_settles_near_a_shedding_servers_capacity() {
+    let limit = AdaptiveLimit::builder(Algorithm::aimd())
+        .initial(5)
+        .max(500)
+        .build();
+    let settled = settle(limit, 40, true).await;
+    println!("AIMD settled at {settled:.1} for a capacity of 40");
+    assert!((32.0..=48.0).contains(&settled), "settled at {settled}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn gradient2_settles_near_a_queueing_servers_capacity() {
+    let limit = AdaptiveLimit::builder(Algorithm::gradient2())
+        .initial(5)
+        .max(500)
+        .build();
+    let settled = settle(limit, 40, false).await;
+    println!("Gradient2 settled at {settled:.1} for a capacity of 40");
+    assert!((32.0..=48.0).contains(&settled), "settled at {settled}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_limit_is_the_semaphore_and_stays_within_bounds() {
+    let limit = AdaptiveLimit::builder(Algorithm::aimd())
+        .min(2)
+        .max(4)
+        .initial(3)
+        .build();
+    let held: Vec<_> = (0..3).map(|_| limit.try_acquire().unwrap()).collect();
+    assert!(limit.try_acquire().is_err(), "three is the limit");
+    assert_eq!(limit.in_flight(), 3);
+    for call in held {
+        call.success();
+    }
+    for _ in 0..5 {
+        let held: Vec<_> = (0..limit.limit())
+            .map(|_| limit.try_acquire().unwrap())
+            .collect();
+        held.into_iter().for_each(|call| call.success());
+    }
+    assert_eq!(limit.limit(), 4, "grew while fully used, up to the max");
+    for _ in 0..10 {
+        limit.acquire().await.unwrap().overloaded();
+    }
+    assert_eq!(limit.limit(), 2, "shrank to the min");
+    let held: Vec<_> = (0..2).map(|_| limit.try_acquire().unwrap()).collect();
+    assert!(limit.try_acquire().is_err());
+    drop(held); // dropped: no verdict, no change
+    assert_eq!((limit.limit(), limit.in_flight()), (2, 0));
+}

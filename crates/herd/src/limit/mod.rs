@@ -5,6 +5,7 @@
 //! | at most N requests per period, with a burst, waiting or refusing | [`RateLimiter`] (GCRA: one atomic word, first-in first-out waiting by reservation) |
 //! | the same, per host, per user or per API key, with bounded memory | [`KeyedRateLimiter`] |
 //! | at most N at once, resizable | [`sync::Semaphore`](crate::sync::Semaphore) |
+//! | at most as many at once as the other side can take, found from latency and 429/503 answers | [`AdaptiveLimit`] (AIMD or Gradient2) |
 //! | a rate and a concurrency limit together, without the rate wait eating the concurrency budget | [`Limiter`] |
 //!
 //! Every limiter reads tokio's clock, so on the paused test clock it is
@@ -36,6 +37,7 @@
 //! # }
 //! ```
 
+mod adaptive;
 mod gcra;
 mod keyed;
 mod limiter;
@@ -47,6 +49,7 @@ mod loom_tests;
 use std::fmt;
 use std::time::Duration;
 
+pub use adaptive::{AdaptiveLimit, AdaptiveLimitBuilder, Admitted, Algorithm};
 pub use keyed::{KeyedRateLimiter, KeyedRateLimiterBuilder};
 pub use limiter::{LimitError, Limiter, Pass};
 pub use rate::RateLimiter;
