@@ -489,3 +489,26 @@ async fn the_limit_is_the_semaphore_and_stays_within_bounds() {
     drop(held); // dropped: no verdict, no change
     assert_eq!((limit.limit(), limit.in_flight()), (2, 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn moving_a_key_on_and_off_its_own_quota_keeps_its_debt() {
+    let limit = KeyedRateLimiter::new(Quota::per_second(10));
+    for _ in 0..10 {
+        limit.check(&"k").unwrap();
+    }
+    // Ten cells taken count against the own quota's burst of 20...
+    limit.set_quota_for("k", Quota::per_second(20));
+    for _ in 0..10 {
+        limit.check(&"k").unwrap();
+    }
+    assert!(limit.check(&"k").is_err(), "no second burst on the way on");
+    // ...and back on the default, twenty cells are two seconds of debt.
+    limit.clear_quota_for(&"k");
+    assert_eq!(
+        limit.check(&"k"),
+        Err(RateError::Limited {
+            retry_after: Duration::from_millis(1100)
+        })
+    );
+    assert_eq!(limit.len(), 1);
+}

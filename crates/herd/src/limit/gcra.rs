@@ -25,42 +25,33 @@ pub(crate) enum Denied {
     TooCostly,
 }
 
-pub(crate) struct Gcra {
-    tat: AtomicU64,
+/// A quota as the algorithm uses it, changeable at runtime.
+pub(crate) struct Params {
     /// Nanoseconds per cell.
     interval: AtomicU64,
     /// `burst * interval`: how far TAT may run ahead of now.
     tolerance: AtomicU64,
 }
 
-impl Gcra {
-    pub(crate) fn new(quota: Quota) -> Gcra {
+impl Params {
+    pub(crate) fn new(quota: Quota) -> Params {
         let (interval, tolerance) = quota.gcra();
-        Gcra {
-            tat: AtomicU64::new(0),
+        Params {
             interval: AtomicU64::new(interval),
             tolerance: AtomicU64::new(tolerance),
         }
     }
 
-    /// Changes the quota at `now`. The debt already run up is kept, counted
-    /// in cells: cells granted under the old quota count against the new
-    /// burst, so a change never grants a fresh burst by itself, and the new
-    /// rate applies at once.
-    pub(crate) fn set(&self, quota: Quota, now: u64) {
+    /// Switches to `quota`; returns the old and the new interval, for
+    /// [`Cell::rescale`].
+    pub(crate) fn set(&self, quota: Quota) -> (u64, u64) {
         let (interval, tolerance) = quota.gcra();
-        let old = self.interval.swap(interval, Ordering::Relaxed).max(1);
+        let old = self.interval.swap(interval, Ordering::Relaxed);
         self.tolerance.store(tolerance, Ordering::Relaxed);
-        let _ = self
-            .tat
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
-                let debt = u128::from(tat.saturating_sub(now));
-                let rescaled = debt * u128::from(interval) / u128::from(old);
-                Some(now.saturating_add(rescaled.min(u128::from(u64::MAX)) as u64))
-            });
+        (old, interval)
     }
 
-    fn params(&self, cost: u32) -> Result<(u64, u64), Denied> {
+    fn costs(&self, cost: u32) -> Result<(u64, u64), Denied> {
         let interval = self.interval.load(Ordering::Relaxed);
         let tolerance = self.tolerance.load(Ordering::Relaxed);
         let increment = interval.saturating_mul(u64::from(cost));
@@ -69,11 +60,35 @@ impl Gcra {
         }
         Ok((increment, tolerance))
     }
+}
+
+/// One GCRA state word and the quota it is held to. The keyed limiter
+/// keeps words alone in its table and shares one `Params` among them.
+#[derive(Clone, Copy)]
+pub(crate) struct Cell<'a> {
+    pub(crate) tat: &'a AtomicU64,
+    pub(crate) params: &'a Params,
+}
+
+impl Cell<'_> {
+    /// Keeps the debt across a change of interval from `old` to `new`,
+    /// counted in cells: cells granted under the old quota count against
+    /// the new burst, so a change never grants a fresh burst by itself,
+    /// and the new rate applies at once.
+    pub(crate) fn rescale(&self, (old, new): (u64, u64), now: u64) {
+        let _ = self
+            .tat
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
+                let debt = u128::from(tat.saturating_sub(now));
+                let rescaled = debt * u128::from(new) / u128::from(old.max(1));
+                Some(now.saturating_add(rescaled.min(u128::from(u64::MAX)) as u64))
+            });
+    }
 
     /// Grants `cost` cells at `now` if they conform; a refusal writes
     /// nothing.
     pub(crate) fn check(&self, cost: u32, now: u64) -> Result<(), Denied> {
-        let (increment, tolerance) = self.params(cost)?;
+        let (increment, tolerance) = self.params.costs(cost)?;
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {
             let next = tat.max(now) + increment;
@@ -96,7 +111,7 @@ impl Gcra {
     /// `max_wait` after `at` (then nothing is written). Returns that moment
     /// as a wait from `at`.
     pub(crate) fn reserve(&self, cost: u32, now: u64, max_wait: u64) -> Result<u64, Denied> {
-        let (increment, tolerance) = self.params(cost)?;
+        let (increment, tolerance) = self.params.costs(cost)?;
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {
             let next = tat.max(now) + increment;
@@ -119,6 +134,7 @@ impl Gcra {
     /// that falls below now means the same as now: a full bucket.)
     pub(crate) fn release(&self, cost: u32) {
         let increment = self
+            .params
             .interval
             .load(Ordering::Relaxed)
             .saturating_mul(u64::from(cost));
@@ -131,27 +147,69 @@ impl Gcra {
 
     /// How many cells could be granted at `now` without waiting.
     pub(crate) fn available(&self, now: u64) -> u64 {
-        let interval = self.interval.load(Ordering::Relaxed).max(1);
-        let tolerance = self.tolerance.load(Ordering::Relaxed);
-        let debt = self.tat.load(Ordering::Relaxed).saturating_sub(now);
+        let interval = self.params.interval.load(Ordering::Relaxed).max(1);
+        let tolerance = self.params.tolerance.load(Ordering::Relaxed);
+        let debt = self.tat().saturating_sub(now);
         tolerance.saturating_sub(debt) / interval
     }
 
     /// How long a request of `cost` would wait at `now`; writes nothing.
     pub(crate) fn wait(&self, cost: u32, now: u64) -> Result<u64, Denied> {
-        let (increment, tolerance) = self.params(cost)?;
+        let (increment, tolerance) = self.params.costs(cost)?;
         let next = self.tat().max(now) + increment;
         Ok((next - now).saturating_sub(tolerance))
     }
 
-    /// Whether the bucket is full again at `now`: such a cell holds nothing
-    /// a fresh one would not.
-    pub(crate) fn is_idle(&self, now: u64) -> bool {
-        self.tat.load(Ordering::Relaxed) <= now
-    }
-
     pub(crate) fn tat(&self) -> u64 {
         self.tat.load(Ordering::Relaxed)
+    }
+}
+
+/// Whether a bucket whose TAT is `tat` is full again at `now`: such a key
+/// holds nothing a fresh one would not.
+pub(crate) fn is_idle(tat: &AtomicU64, now: u64) -> bool {
+    tat.load(Ordering::Relaxed) <= now
+}
+
+/// A state word with a quota of its own: the direct limiter, and keys with
+/// a quota set for them.
+pub(crate) struct Gcra {
+    tat: AtomicU64,
+    params: Params,
+    /// The quota in force, for errors and reports.
+    quota: crate::loom::Mutex<Quota>,
+}
+
+impl Gcra {
+    pub(crate) fn new(quota: Quota) -> Gcra {
+        Gcra::with_tat(quota, 0)
+    }
+
+    pub(crate) fn with_tat(quota: Quota, tat: u64) -> Gcra {
+        Gcra {
+            tat: AtomicU64::new(tat),
+            params: Params::new(quota),
+            quota: crate::loom::Mutex::new(quota),
+        }
+    }
+
+    pub(crate) fn cell(&self) -> Cell<'_> {
+        Cell {
+            tat: &self.tat,
+            params: &self.params,
+        }
+    }
+
+    /// Changes the quota at `now`, keeping the debt (see [`Cell::rescale`]).
+    pub(crate) fn set(&self, quota: Quota, now: u64) {
+        let mut current = crate::loom::lock(&self.quota);
+        let intervals = self.params.set(quota);
+        self.cell().rescale(intervals, now);
+        *current = quota;
+    }
+
+    pub(crate) fn quota(&self) -> Quota {
+        *crate::loom::lock(&self.quota)
     }
 }
 

@@ -1,18 +1,18 @@
 //! `KeyedRateLimiter`: one GCRA cell per key, in a sharded map with a
 //! bound on the number of keys.
 
+use crate::loom::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use std::time::Duration;
 
-use super::gcra::{Denied, Gcra, Origin, denial};
+use super::gcra::{Cell, Denied, Gcra, Origin, Params, denial, is_idle};
 use super::{Quota, RateError};
 
 /// A rate limit per key (per host, per user, per API key), each key with
@@ -61,15 +61,23 @@ impl<K> Clone for KeyedRateLimiter<K> {
     }
 }
 
-/// One shard of the key map. Cells are stored inline (no pointer to
-/// chase) and found by a hash computed once per call.
-type Shard<K> = RwLock<HashTable<(K, Gcra)>>;
+/// One shard of the key map: each key with its GCRA word alone (16 bytes
+/// for a `u64` key), stored inline and found by a hash computed once per
+/// call. Keys on the default quota live here and share its parameters.
+type Shard<K> = RwLock<HashTable<(K, AtomicU64)>>;
 
 struct Keyed<K> {
     shards: Box<[Shard<K>]>,
     hasher: RandomState,
     default: RwLock<Quota>,
-    quotas: RwLock<HashMap<K, Quota>>,
+    /// The default quota as the algorithm reads it, shared by every key in
+    /// the shards.
+    params: Params,
+    /// Keys with a quota of their own, each with its own word and
+    /// parameters; never evicted (their number is the caller's).
+    quotas: RwLock<HashMap<K, Gcra>>,
+    /// `quotas.len()`, read without the lock on the hot path.
+    quota_count: AtomicUsize,
     max_keys: usize,
     /// Keys in the map, counted before insertion so the bound holds
     /// however many threads insert at once.
@@ -145,7 +153,9 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiterBuilder<K> {
                 shards: (0..shards).map(|_| RwLock::new(HashTable::new())).collect(),
                 hasher: RandomState::new(),
                 default: RwLock::new(self.quota),
+                params: Params::new(self.quota),
                 quotas: RwLock::new(HashMap::new()),
+                quota_count: AtomicUsize::new(0),
                 max_keys: self.max_keys,
                 count: AtomicUsize::new(0),
                 origin: Origin::now(),
@@ -356,12 +366,20 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
     /// # }
     /// ```
     pub fn set_quota_for(&self, key: K, quota: Quota) {
+        let now = self.inner.origin.elapsed();
         let mut quotas = write(&self.inner.quotas);
-        let hash = self.hash(&key);
-        if let Some((_, cell)) = read(self.shard(hash)).find(hash, |(k, _)| *k == key) {
-            cell.set(quota, self.inner.origin.elapsed());
+        if let Some(own) = quotas.get(&key) {
+            own.set(quota, now);
+            return;
         }
-        quotas.insert(key, quota);
+        // The key leaves the shared table with its debt, rescaled.
+        let tat = self.take(&key).unwrap_or(0);
+        let own = Gcra::with_tat(*read(&self.inner.default), tat);
+        own.set(quota, now);
+        quotas.insert(key, own);
+        self.inner
+            .quota_count
+            .store(quotas.len(), Ordering::Release);
     }
 
     /// Puts `key` back on the default quota.
@@ -377,14 +395,18 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
     /// assert_eq!(limit.quota_for(&5), Quota::per_second(1));
     /// ```
     pub fn clear_quota_for(&self, key: &K) {
+        let now = self.inner.origin.elapsed();
         let mut quotas = write(&self.inner.quotas);
-        if quotas.remove(key).is_some() {
-            let default = *read(&self.inner.default);
-            let hash = self.hash(key);
-            if let Some((_, cell)) = read(self.shard(hash)).find(hash, |(k, _)| k == key) {
-                cell.set(default, self.inner.origin.elapsed());
-            }
-        }
+        let Some(own) = quotas.remove(key) else {
+            return;
+        };
+        self.inner
+            .quota_count
+            .store(quotas.len(), Ordering::Release);
+        // Back to the shared table, with its debt rescaled to the default.
+        own.set(*read(&self.inner.default), now);
+        let tat = own.cell().tat();
+        self.with_cell(key, now, |cell| cell.tat.fetch_max(tat, Ordering::Relaxed));
     }
 
     /// Changes the default quota, for every key without one of its own.
@@ -399,14 +421,17 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
     /// assert_eq!(limit.quota_for(&0), Quota::per_second(3));
     /// ```
     pub fn set_default_quota(&self, quota: Quota) {
-        let quotas = read(&self.inner.quotas);
-        *write(&self.inner.default) = quota;
+        let mut default = write(&self.inner.default);
+        let intervals = self.inner.params.set(quota);
+        *default = quota;
         let now = self.inner.origin.elapsed();
         for shard in self.inner.shards.iter() {
-            for (key, cell) in read(shard).iter() {
-                if !quotas.contains_key(key) {
-                    cell.set(quota, now);
-                }
+            for (_, tat) in read(shard).iter() {
+                let cell = Cell {
+                    tat,
+                    params: &self.inner.params,
+                };
+                cell.rescale(intervals, now);
             }
         }
     }
@@ -421,7 +446,7 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
     /// ```
     pub fn quota_for(&self, key: &K) -> Quota {
         match read(&self.inner.quotas).get(key) {
-            Some(quota) => *quota,
+            Some(own) => own.quota(),
             None => *read(&self.inner.default),
         }
     }
@@ -517,25 +542,44 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
         &self.inner.shards[self.shard_index(hash)]
     }
 
-    /// Runs `f` on `key`'s cell, made (and room made for it) if need be.
-    fn with_cell<R>(&self, key: &K, now: u64, f: impl FnOnce(&Gcra) -> R) -> R {
+    /// Runs `f` on `key`'s cell: its own, if it has a quota of its own;
+    /// otherwise its word in the shared table, made (and room made for it)
+    /// if need be.
+    fn with_cell<R>(&self, key: &K, now: u64, f: impl FnOnce(Cell<'_>) -> R) -> R {
+        if self.inner.quota_count.load(Ordering::Acquire) > 0
+            && let Some(own) = read(&self.inner.quotas).get(key)
+        {
+            return f(own.cell());
+        }
+        let params = &self.inner.params;
         let hash = self.hash(key);
         let index = self.shard_index(hash);
         let shard = &self.inner.shards[index];
-        if let Some((_, cell)) = read(shard).find(hash, |(k, _)| k == key) {
-            return f(cell);
+        if let Some((_, tat)) = read(shard).find(hash, |(k, _)| k == key) {
+            return f(Cell { tat, params });
         }
-        let quota = self.quota_for(key);
         if self.inner.count.fetch_add(1, Ordering::Relaxed) >= self.inner.max_keys {
             self.make_room(index, now);
         }
         let mut cells = write(shard);
-        let hasher = |(k, _): &(K, Gcra)| self.hash(k);
+        let hasher = |(k, _): &(K, AtomicU64)| self.hash(k);
         let (result, made) = match cells.entry(hash, |(k, _)| k == key, hasher) {
-            Entry::Occupied(entry) => (f(&entry.get().1), false),
+            Entry::Occupied(entry) => (
+                f(Cell {
+                    tat: &entry.get().1,
+                    params,
+                }),
+                false,
+            ),
             Entry::Vacant(entry) => {
-                let entry = entry.insert((key.clone(), Gcra::new(quota)));
-                (f(&entry.get().1), true)
+                let entry = entry.insert((key.clone(), AtomicU64::new(0)));
+                (
+                    f(Cell {
+                        tat: &entry.get().1,
+                        params,
+                    }),
+                    true,
+                )
             }
         };
         if !made {
@@ -543,6 +587,15 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
             self.inner.count.fetch_sub(1, Ordering::Relaxed);
         }
         result
+    }
+
+    /// Takes `key` out of the shared table; returns its word.
+    fn take(&self, key: &K) -> Option<u64> {
+        let hash = self.hash(key);
+        let mut cells = write(self.shard(hash));
+        let (_, tat) = cells.find_entry(hash, |(k, _)| k == key).ok()?.remove().0;
+        self.inner.count.fetch_sub(1, Ordering::Relaxed);
+        Some(tat.load(Ordering::Relaxed))
     }
 
     /// Frees at least one place: the idle keys of the key's own shard, or
@@ -557,7 +610,7 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
             if freed == 0 {
                 let closest = cells
                     .iter()
-                    .min_by_key(|(_, cell)| cell.tat())
+                    .min_by_key(|(_, tat)| tat.load(Ordering::Relaxed))
                     .map(|(key, _)| key.clone());
                 if let Some(closest) = closest {
                     let hash = self.hash(&closest);
@@ -576,9 +629,14 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
 
     /// Hands `cost` cells back to `key`, if it is still tracked.
     fn release(&self, key: &K, cost: u32) {
+        if let Some(own) = read(&self.inner.quotas).get(key) {
+            own.cell().release(cost);
+            return;
+        }
         let hash = self.hash(key);
-        if let Some((_, cell)) = read(self.shard(hash)).find(hash, |(k, _)| k == key) {
-            cell.release(cost);
+        if let Some((_, tat)) = read(self.shard(hash)).find(hash, |(k, _)| k == key) {
+            let params = &self.inner.params;
+            Cell { tat, params }.release(cost);
         }
     }
 
@@ -589,9 +647,9 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
 
 /// Drops the keys of one shard whose buckets have refilled; returns how
 /// many.
-fn evict_idle<K>(cells: &mut HashTable<(K, Gcra)>, now: u64) -> usize {
+fn evict_idle<K>(cells: &mut HashTable<(K, AtomicU64)>, now: u64) -> usize {
     let before = cells.len();
-    cells.retain(|(_, cell)| !cell.is_idle(now));
+    cells.retain(|(_, tat)| !is_idle(tat, now));
     before - cells.len()
 }
 

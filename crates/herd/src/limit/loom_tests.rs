@@ -26,10 +26,10 @@ fn loom_concurrent_checks_grant_at_most_the_burst() {
         let others: Vec<_> = (0..2)
             .map(|_| {
                 let gcra = gcra.clone();
-                thread::spawn(move || gcra.check(1, 0).is_ok())
+                thread::spawn(move || gcra.cell().check(1, 0).is_ok())
             })
             .collect();
-        let mine = gcra.check(1, 0).is_ok();
+        let mine = gcra.cell().check(1, 0).is_ok();
         let granted = others
             .into_iter()
             .map(|t| t.join().unwrap())
@@ -37,7 +37,7 @@ fn loom_concurrent_checks_grant_at_most_the_burst() {
             .count()
             + usize::from(mine);
         assert_eq!(granted, 2, "exactly the burst, never more");
-        assert_eq!(gcra.tat(), 20);
+        assert_eq!(gcra.cell().tat(), 20);
     });
 }
 
@@ -45,19 +45,19 @@ fn loom_concurrent_checks_grant_at_most_the_burst() {
 fn loom_a_released_reservation_races_a_check_without_losing_a_cell() {
     loom::model(|| {
         let gcra = cell(1);
-        gcra.check(1, 0).unwrap(); // the one cell is taken: TAT = 10
+        gcra.cell().check(1, 0).unwrap(); // the one cell is taken: TAT = 10
         let waiter = {
             let gcra = gcra.clone();
             thread::spawn(move || {
-                let wait = gcra.reserve(1, 0, u64::MAX).unwrap();
+                let wait = gcra.cell().reserve(1, 0, u64::MAX).unwrap();
                 assert!(wait >= 10);
-                gcra.release(1); // cancelled before its slot
+                gcra.cell().release(1); // cancelled before its slot
             })
         };
-        let granted = gcra.check(1, 10).is_ok();
+        let granted = gcra.cell().check(1, 10).is_ok();
         waiter.join().unwrap();
         // The reservation left no trace: the check's cell is the only one
         // taken after the first.
-        assert_eq!(gcra.tat(), 10 + 10 * u64::from(granted));
+        assert_eq!(gcra.cell().tat(), 10 + 10 * u64::from(granted));
     });
 }

@@ -9,7 +9,6 @@ use tokio::time::Instant;
 
 use super::gcra::{Denied, Gcra, Origin, denial};
 use super::{Quota, RateError};
-use crate::loom::{Mutex, lock};
 use crate::sync::Semaphore;
 
 /// A rate limiter: at most a [`Quota`] of cells per period, with a burst.
@@ -52,7 +51,6 @@ pub struct RateLimiter {
 struct Inner {
     gcra: Gcra,
     origin: Origin,
-    quota: Mutex<Quota>,
     /// The line of waiters: whoever holds its one permit is the head,
     /// reserving and sleeping for its slot.
     turnstile: Semaphore,
@@ -94,7 +92,6 @@ impl RateLimiter {
             inner: Arc::new(Inner {
                 gcra: Gcra::new(quota),
                 origin: Origin::now(),
-                quota: Mutex::new(quota),
                 turnstile,
             }),
         }
@@ -157,6 +154,7 @@ impl RateLimiter {
         let now = self.inner.origin.elapsed();
         self.inner
             .gcra
+            .cell()
             .check(cost, now)
             .map_err(|denied| self.error(denied, cost))
     }
@@ -187,6 +185,7 @@ impl RateLimiter {
         let at = self.inner.origin.nanos(at);
         self.inner
             .gcra
+            .cell()
             .check(cost, at)
             .map_err(|denied| self.error(denied, cost))
     }
@@ -282,7 +281,7 @@ impl RateLimiter {
         let start = inner.origin.elapsed();
         // Nobody in line: take the cells now if they are free.
         if inner.turnstile.available_permits() > 0 {
-            match inner.gcra.check(cost, start) {
+            match inner.gcra.cell().check(cost, start) {
                 Ok(()) => return Ok(()),
                 Err(Denied::TooCostly) => return Err(self.error(Denied::TooCostly, cost)),
                 Err(Denied::Wait(_)) => {}
@@ -297,6 +296,7 @@ impl RateLimiter {
             let now = inner.origin.elapsed();
             let wait = inner
                 .gcra
+                .cell()
                 .wait(cost, now)
                 .map_err(|d| self.error(d, cost))?;
             return Err(self.error(Denied::Wait(wait), cost));
@@ -308,6 +308,7 @@ impl RateLimiter {
         });
         let wait = inner
             .gcra
+            .cell()
             .reserve(cost, start, budget)
             .map_err(|denied| self.error(denied, cost))?;
         let slot = inner.origin.instant(start + wait);
@@ -348,6 +349,7 @@ impl RateLimiter {
             .expect("a limiter's line is never closed");
         let wait = inner
             .gcra
+            .cell()
             .reserve(cost, start, u64::MAX)
             .map_err(|denied| self.error(denied, cost))?;
         let slot = inner.origin.instant(start + wait);
@@ -379,9 +381,7 @@ impl RateLimiter {
     /// # }
     /// ```
     pub fn set_quota(&self, quota: Quota) {
-        let mut current = lock(&self.inner.quota);
         self.inner.gcra.set(quota, self.inner.origin.elapsed());
-        *current = quota;
     }
 
     /// The quota in force.
@@ -394,7 +394,7 @@ impl RateLimiter {
     /// assert_eq!(RateLimiter::new(Quota::per_minute(5)).quota(), Quota::per_minute(5));
     /// ```
     pub fn quota(&self) -> Quota {
-        *lock(&self.inner.quota)
+        self.inner.gcra.quota()
     }
 
     /// Cells that could be taken now without waiting.
@@ -410,7 +410,10 @@ impl RateLimiter {
     /// # }
     /// ```
     pub fn available(&self) -> u64 {
-        self.inner.gcra.available(self.inner.origin.elapsed())
+        self.inner
+            .gcra
+            .cell()
+            .available(self.inner.origin.elapsed())
     }
 
     fn error(&self, denied: Denied, cost: u32) -> RateError {
@@ -427,7 +430,7 @@ struct Reservation<'a> {
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        self.gcra.release(self.cost);
+        self.gcra.cell().release(self.cost);
     }
 }
 
