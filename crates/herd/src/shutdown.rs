@@ -151,7 +151,10 @@ impl Shutdown {
 
     /// A shutdown that also begins on SIGINT (Ctrl-C) or SIGTERM; a second
     /// signal cancels in-flight work at once. The listener is a task on the
-    /// current runtime, stopped when the last handle is dropped.
+    /// current runtime, stopped when the last handle is dropped. tokio keeps
+    /// its signal handlers installed for the life of the process, so after
+    /// that the two signals no longer end the process by default: make one
+    /// `Shutdown` for the whole program.
     ///
     /// # Panics
     ///

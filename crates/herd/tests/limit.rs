@@ -512,3 +512,66 @@ async fn moving_a_key_on_and_off_its_own_quota_keeps_its_debt() {
     );
     assert_eq!(limit.len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_reservation_with_one_behind_it_grants_nothing_twice() {
+    let limit = KeyedRateLimiter::new(Quota::per_second(1).burst(1));
+    limit.check(&"k").unwrap(); // next cell at 1 s
+    let waiter = |limit: KeyedRateLimiter<&'static str>| async move {
+        limit.acquire(&"k").await.unwrap();
+        Instant::now()
+    };
+    let a = tokio::spawn(waiter(limit.clone())); // slot 1 s
+    tokio::task::yield_now().await;
+    let b = tokio::spawn(waiter(limit.clone())); // slot 2 s
+    tokio::task::yield_now().await;
+    a.abort();
+    assert!(a.await.unwrap_err().is_cancelled());
+    let c = tokio::spawn(waiter(limit.clone()));
+    let start = Instant::now();
+    let (b, c) = (b.await.unwrap(), c.await.unwrap());
+    assert_ne!(b, c, "never two cells at once with a burst of one");
+    assert_eq!(b - start, Duration::from_secs(2));
+    assert_eq!(c - start, Duration::from_secs(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiter_dropped_after_its_slot_gives_nothing_back() {
+    let limit = RateLimiter::new(Quota::per_second(10).burst(1));
+    limit.check().unwrap(); // next cell at 100 ms
+    let mut waiting = Box::pin(limit.acquire());
+    assert!(futures::poll!(waiting.as_mut()).is_pending()); // reserves the 100 ms slot
+    advance(150 * MS).await; // the slot passes; the waiter is never polled again
+    drop(waiting);
+    assert!(
+        limit.check().is_err(),
+        "the 100 ms cell was spent, not handed back"
+    );
+    advance(50 * MS).await;
+    limit.check().unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn clearing_one_of_several_own_quotas_does_not_deadlock() {
+    let limit = KeyedRateLimiter::new(Quota::per_second(1));
+    limit.set_quota_for("a", Quota::per_second(5));
+    limit.set_quota_for("b", Quota::per_second(5));
+    limit.clear_quota_for(&"a");
+    assert_eq!(limit.quota_for(&"a"), Quota::per_second(1));
+    assert_eq!(limit.quota_for(&"b"), Quota::per_second(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn unbounded_timeouts_are_no_timeouts_not_panics() {
+    let limit = Limiter::new().rate(Quota::per_second(1)).concurrency(1);
+    let pass = limit.acquire_timeout(Duration::MAX).await.unwrap();
+    drop(pass);
+    let rate = RateLimiter::new(Quota::per_second(1));
+    rate.acquire_timeout(1, Duration::MAX).await.unwrap();
+}
+
+#[test]
+#[should_panic(expected = "spans more than 290 years")]
+fn a_burst_beyond_the_clock_is_refused() {
+    let _ = Quota::per_minute(1).burst(1_000_000_000);
+}

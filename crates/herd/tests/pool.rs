@@ -595,3 +595,28 @@ async fn for_each_and_chunks_cover_every_item_once() {
 async fn a_zero_map_limit_is_refused() {
     let _ = herd::pool::map(0, stream::iter([1]), |n: i32| async move { Ok::<_, ()>(n) });
 }
+
+/// A job whose future panics when dropped: the panic is that job's result
+/// and the worker lives on.
+#[tokio::test]
+async fn a_job_that_panics_in_drop_costs_only_that_job() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("boom in drop");
+        }
+    }
+    let pool = WorkerPool::builder().workers(1).build();
+    let bomb = Bomb;
+    let job = pool
+        .submit(async move {
+            let _bomb = bomb;
+            Ok::<_, String>(1)
+        })
+        .await
+        .unwrap();
+    assert_eq!(job.await, Err(JobError::Panicked("boom in drop".into())));
+    let next = pool.submit(async { Ok::<_, String>(2) }).await.unwrap();
+    assert_eq!(next.await, Ok(2));
+    assert_eq!(pool.stats().workers, 1);
+}

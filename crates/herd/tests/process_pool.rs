@@ -93,6 +93,8 @@ fn main() {
         a_missing_command_is_a_clear_error,
         jobs_through_killed_workers_are_each_accounted_once,
         any_program_that_speaks_the_protocol_is_a_worker,
+        a_worker_that_closes_its_pipe_but_lives_is_killed,
+        a_crash_is_seen_even_if_a_grandchild_holds_the_pipe,
     ];
     let filter = std::env::args().skip(1).find(|arg| !arg.starts_with('-'));
     let mut ran = 0;
@@ -423,4 +425,42 @@ async fn any_program_that_speaks_the_protocol_is_a_worker() {
     }
     let stats = pool.shutdown(Duration::from_secs(10)).await;
     assert_eq!(stats.done, 20);
+}
+
+fn shell(script: &str) -> std::process::Command {
+    let mut command = std::process::Command::new("sh");
+    command.arg("-c").arg(script);
+    command
+}
+
+async fn a_worker_that_closes_its_pipe_but_lives_is_killed() {
+    let pool = Pool::builder("test")
+        .command(shell("exec 1>&-; exec sleep 30"))
+        .workers(1)
+        .build()
+        .await
+        .unwrap();
+    let outcome = pool.submit(Task::Pid).await.unwrap().await;
+    let Err(JobError::Protocol(message)) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(message.contains("did not exit; it was killed"), "{message}");
+    pool.shutdown_now().await;
+}
+
+async fn a_crash_is_seen_even_if_a_grandchild_holds_the_pipe() {
+    // The worker reads a header, leaves a sleeper holding its stdout, and
+    // exits with 3.
+    let pool = Pool::builder("test")
+        .command(shell("head -c 4 >/dev/null; sleep 30 & exit 3"))
+        .workers(1)
+        .build()
+        .await
+        .unwrap();
+    let outcome = pool.submit(Task::Pid).await.unwrap().await;
+    let Err(JobError::Crashed(crash)) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(crash.code(), Some(3));
+    pool.shutdown_now().await;
 }

@@ -741,3 +741,35 @@ async fn runs_never_overlap() {
     }
     assert_eq!(gauge.max.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_debounced_closure_that_panics_before_its_future_is_reported() {
+    let debounced = Debounce::new(10 * MS, |n: u8| {
+        assert!(n != 0, "zero before any future");
+        async move { n }
+    });
+    assert_eq!(
+        debounced.call(0).await,
+        Err(Dropped::Panicked("zero before any future".into()))
+    );
+    assert_eq!(debounced.call(3).await, Ok(3), "the driver lives on");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_minimum_above_the_window_still_opens() {
+    let breaker = CircuitBreaker::builder().window(10).build(); // minimum 20 by default
+    for _ in 0..10 {
+        breaker.try_acquire().unwrap().failure();
+    }
+    assert_eq!(breaker.state(), BreakerState::Open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_endless_deadline_is_no_deadline() {
+    let value = Retry::new()
+        .deadline(Duration::MAX)
+        .attempt_timeout(Duration::MAX)
+        .run(|n| async move { if n < 2 { Err(()) } else { Ok(n) } })
+        .await;
+    assert_eq!(value, Ok(2));
+}

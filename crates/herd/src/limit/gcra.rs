@@ -16,6 +16,18 @@ use crate::loom::atomic::{AtomicU64, Ordering};
 
 use super::{Quota, RateError};
 
+/// A reservation made: when its slot comes, and what to undo to give it
+/// back.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reserved {
+    /// The slot, in nanoseconds since the origin.
+    pub(crate) slot: u64,
+    /// The TAT this reservation wrote.
+    tat: u64,
+    /// What it added.
+    increment: u64,
+}
+
 /// A decision that did not grant now: how long until it would.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Denied {
@@ -91,7 +103,7 @@ impl Cell<'_> {
         let (increment, tolerance) = self.params.costs(cost)?;
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {
-            let next = tat.max(now) + increment;
+            let next = tat.max(now).saturating_add(increment);
             if next - now > tolerance {
                 return Err(Denied::Wait(next - tolerance - now));
             }
@@ -108,14 +120,13 @@ impl Cell<'_> {
     /// Reserves `cost` cells for a request made at `at` (a waiter passes
     /// when it arrived, so a timer that fires late never costs the line a
     /// slot), at the earliest conforming moment, unless that is more than
-    /// `max_wait` after `at` (then nothing is written). Returns that moment
-    /// as a wait from `at`.
-    pub(crate) fn reserve(&self, cost: u32, now: u64, max_wait: u64) -> Result<u64, Denied> {
+    /// `max_wait` after `at` (then nothing is written).
+    pub(crate) fn reserve(&self, cost: u32, at: u64, max_wait: u64) -> Result<Reserved, Denied> {
         let (increment, tolerance) = self.params.costs(cost)?;
         let mut tat = self.tat.load(Ordering::Relaxed);
         loop {
-            let next = tat.max(now) + increment;
-            let wait = (next - now).saturating_sub(tolerance);
+            let next = tat.max(at).saturating_add(increment);
+            let wait = (next - at).saturating_sub(tolerance);
             if wait > max_wait {
                 return Err(Denied::Wait(wait));
             }
@@ -123,26 +134,30 @@ impl Cell<'_> {
                 .tat
                 .compare_exchange_weak(tat, next, Ordering::Relaxed, Ordering::Relaxed)
             {
-                Ok(_) => return Ok(wait),
+                Ok(_) => {
+                    return Ok(Reserved {
+                        slot: at + wait,
+                        tat: next,
+                        increment,
+                    });
+                }
                 Err(actual) => tat = actual,
             }
         }
     }
 
-    /// Gives back the cells of a reservation that will not be used (its
-    /// waiter was cancelled), so the next request can have them. (A TAT
-    /// that falls below now means the same as now: a full bucket.)
-    pub(crate) fn release(&self, cost: u32) {
-        let increment = self
-            .params
-            .interval
-            .load(Ordering::Relaxed)
-            .saturating_mul(u64::from(cost));
-        let _ = self
-            .tat
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |tat| {
-                Some(tat.saturating_sub(increment))
-            });
+    /// Gives back a reservation that will not be used (its waiter was
+    /// cancelled before its slot), if nothing was reserved after it: then
+    /// the next request gets the same slot. If something was, the cells are
+    /// left spent, since taking them back would move a later reservation's
+    /// slot under it and grant twice.
+    pub(crate) fn release(&self, reserved: &Reserved) {
+        let _ = self.tat.compare_exchange(
+            reserved.tat,
+            reserved.tat - reserved.increment,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
     /// How many cells could be granted at `now` without waiting.
@@ -156,12 +171,30 @@ impl Cell<'_> {
     /// How long a request of `cost` would wait at `now`; writes nothing.
     pub(crate) fn wait(&self, cost: u32, now: u64) -> Result<u64, Denied> {
         let (increment, tolerance) = self.params.costs(cost)?;
-        let next = self.tat().max(now) + increment;
+        let next = self.tat().max(now).saturating_add(increment);
         Ok((next - now).saturating_sub(tolerance))
     }
 
     pub(crate) fn tat(&self) -> u64 {
         self.tat.load(Ordering::Relaxed)
+    }
+}
+
+/// A reservation whose waiter is still asleep: dropping it (the waiter
+/// was cancelled) gives the cells back, unless the slot has already come
+/// (then the cell's moment has passed and giving it back would grant it
+/// twice).
+pub(crate) struct HandBack<'a> {
+    pub(crate) cell: Cell<'a>,
+    pub(crate) reserved: Reserved,
+    pub(crate) slot: Instant,
+}
+
+impl Drop for HandBack<'_> {
+    fn drop(&mut self) {
+        if Instant::now() < self.slot {
+            self.cell.release(&self.reserved);
+        }
     }
 }
 

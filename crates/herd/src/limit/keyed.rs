@@ -12,7 +12,7 @@ use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
 use std::time::Duration;
 
-use super::gcra::{Cell, Denied, Gcra, Origin, Params, denial, is_idle};
+use super::gcra::{Cell, Denied, Gcra, Origin, Params, Reserved, denial, is_idle};
 use super::{Quota, RateError};
 
 /// A rate limit per key (per host, per user, per API key), each key with
@@ -335,14 +335,16 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
     async fn wait_for(&self, key: &K, cost: u32, budget: u64) -> Result<(), RateError> {
         let now = self.inner.origin.elapsed();
         let reserved = self.with_cell(key, now, |cell| cell.reserve(cost, now, budget));
-        let wait = reserved.map_err(|denied| self.error(key, denied, cost))?;
-        if wait > 0 {
-            let reservation = HandBack {
+        let reserved = reserved.map_err(|denied| self.error(key, denied, cost))?;
+        let slot = self.inner.origin.instant(reserved.slot);
+        if slot > tokio::time::Instant::now() {
+            let reservation = KeyHandBack {
                 limiter: self,
                 key,
-                cost,
+                reserved,
+                slot,
             };
-            tokio::time::sleep_until(self.inner.origin.instant(now + wait)).await;
+            tokio::time::sleep_until(slot).await;
             std::mem::forget(reservation);
         }
         Ok(())
@@ -403,6 +405,9 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
         self.inner
             .quota_count
             .store(quotas.len(), Ordering::Release);
+        // Let go of the side table before touching the shared one, whose
+        // lookup may read the side table.
+        drop(quotas);
         // Back to the shared table, with its debt rescaled to the default.
         own.set(*read(&self.inner.default), now);
         let tat = own.cell().tat();
@@ -627,16 +632,16 @@ impl<K: Hash + Eq + Clone> KeyedRateLimiter<K> {
         }
     }
 
-    /// Hands `cost` cells back to `key`, if it is still tracked.
-    fn release(&self, key: &K, cost: u32) {
+    /// Hands a reservation back to `key`, if it is still tracked.
+    fn release(&self, key: &K, reserved: &Reserved) {
         if let Some(own) = read(&self.inner.quotas).get(key) {
-            own.cell().release(cost);
+            own.cell().release(reserved);
             return;
         }
         let hash = self.hash(key);
         if let Some((_, tat)) = read(self.shard(hash)).find(hash, |(k, _)| k == key) {
             let params = &self.inner.params;
-            Cell { tat, params }.release(cost);
+            Cell { tat, params }.release(reserved);
         }
     }
 
@@ -653,17 +658,20 @@ fn evict_idle<K>(cells: &mut HashTable<(K, AtomicU64)>, now: u64) -> usize {
     before - cells.len()
 }
 
-/// A key's reservation whose waiter is still asleep; dropping it hands the
-/// cells back.
-struct HandBack<'a, K: Hash + Eq + Clone> {
+/// A key's reservation whose waiter is still asleep; dropping it before
+/// the slot hands the cells back (see the direct limiter's).
+struct KeyHandBack<'a, K: Hash + Eq + Clone> {
     limiter: &'a KeyedRateLimiter<K>,
     key: &'a K,
-    cost: u32,
+    reserved: Reserved,
+    slot: tokio::time::Instant,
 }
 
-impl<K: Hash + Eq + Clone> Drop for HandBack<'_, K> {
+impl<K: Hash + Eq + Clone> Drop for KeyHandBack<'_, K> {
     fn drop(&mut self) {
-        self.limiter.release(self.key, self.cost);
+        if tokio::time::Instant::now() < self.slot {
+            self.limiter.release(self.key, &self.reserved);
+        }
     }
 }
 

@@ -291,7 +291,8 @@ impl Limiter {
     /// # }
     /// ```
     pub async fn acquire_timeout(&self, timeout: Duration) -> Result<Pass, LimitError> {
-        let deadline = Instant::now() + timeout;
+        // A timeout too long to add to the clock is no timeout.
+        let deadline = Instant::now().checked_add(timeout);
         if let Some(rate) = &self.rate {
             rate.acquire_timeout(1, timeout)
                 .await
@@ -299,7 +300,9 @@ impl Limiter {
         }
         let permit = match &self.concurrency {
             Some(semaphore) => {
-                let left = deadline.saturating_duration_since(Instant::now());
+                let left = deadline.map_or(Duration::MAX, |deadline| {
+                    deadline.saturating_duration_since(Instant::now())
+                });
                 match tokio::time::timeout(left, semaphore.clone().acquire_owned()).await {
                     Ok(permit) => Some(permit.map_err(LimitError::Concurrency)?),
                     Err(_) => {

@@ -49,9 +49,9 @@ fn loom_a_released_reservation_races_a_check_without_losing_a_cell() {
         let waiter = {
             let gcra = gcra.clone();
             thread::spawn(move || {
-                let wait = gcra.cell().reserve(1, 0, u64::MAX).unwrap();
-                assert!(wait >= 10);
-                gcra.cell().release(1); // cancelled before its slot
+                let reserved = gcra.cell().reserve(1, 0, u64::MAX).unwrap();
+                assert!(reserved.slot >= 10);
+                gcra.cell().release(&reserved); // cancelled before its slot
             })
         };
         let granted = gcra.cell().check(1, 10).is_ok();

@@ -84,8 +84,8 @@ impl Quota {
     ///
     /// # Panics
     ///
-    /// If `count` is zero or `period` is shorter than `count` nanoseconds
-    /// (no cell could be spaced).
+    /// If `count` is zero, `period` is shorter than `count` nanoseconds (no
+    /// cell could be spaced), or `period` is more than 290 years.
     ///
     /// # Examples
     ///
@@ -104,8 +104,9 @@ impl Quota {
         Quota {
             count,
             period,
-            burst: count,
+            burst: 1,
         }
+        .burst(count)
     }
 
     /// `count` a second.
@@ -145,7 +146,8 @@ impl Quota {
     ///
     /// # Panics
     ///
-    /// If `burst` is zero.
+    /// If `burst` is zero, or the burst spans more than 290 years of the
+    /// rate.
     ///
     /// # Examples
     ///
@@ -154,6 +156,12 @@ impl Quota {
     /// ```
     pub fn burst(mut self, burst: u32) -> Quota {
         assert!(burst > 0, "Quota: the burst must be at least 1, got 0");
+        // The algorithm counts in nanoseconds in a u64: about 584 years.
+        assert!(
+            u128::from(self.interval_nanos()) * u128::from(burst) < u128::from(u64::MAX / 2),
+            "Quota: a burst of {burst} at one per {:?} spans more than 290 years",
+            self.interval()
+        );
         self.burst = burst;
         self
     }

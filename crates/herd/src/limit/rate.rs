@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::gcra::{Denied, Gcra, Origin, denial};
+use super::gcra::{Denied, Gcra, HandBack, Origin, denial};
 use super::{Quota, RateError};
 use crate::sync::Semaphore;
 
@@ -306,16 +306,17 @@ impl RateLimiter {
         let budget = timeout.map_or(u64::MAX, |timeout| {
             timeout.as_nanos().min(u128::from(u64::MAX)) as u64
         });
-        let wait = inner
+        let reserved = inner
             .gcra
             .cell()
             .reserve(cost, start, budget)
             .map_err(|denied| self.error(denied, cost))?;
-        let slot = inner.origin.instant(start + wait);
+        let slot = inner.origin.instant(reserved.slot);
         if slot > Instant::now() {
-            let reservation = Reservation {
-                gcra: &inner.gcra,
-                cost,
+            let reservation = HandBack {
+                cell: inner.gcra.cell(),
+                reserved,
+                slot,
             };
             tokio::time::sleep_until(slot).await;
             std::mem::forget(reservation);
@@ -347,12 +348,12 @@ impl RateLimiter {
             .turnstile
             .acquire_blocking()
             .expect("a limiter's line is never closed");
-        let wait = inner
+        let reserved = inner
             .gcra
             .cell()
             .reserve(cost, start, u64::MAX)
             .map_err(|denied| self.error(denied, cost))?;
-        let slot = inner.origin.instant(start + wait);
+        let slot = inner.origin.instant(reserved.slot);
         let left = slot.saturating_duration_since(Instant::now());
         if !left.is_zero() {
             std::thread::sleep(left);
@@ -418,19 +419,6 @@ impl RateLimiter {
 
     fn error(&self, denied: Denied, cost: u32) -> RateError {
         denial(denied, cost, self.quota())
-    }
-}
-
-/// A reserved slot whose waiter is still asleep; dropping it (the waiter
-/// was cancelled) hands the cells back.
-struct Reservation<'a> {
-    gcra: &'a Gcra,
-    cost: u32,
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        self.gcra.cell().release(self.cost);
     }
 }
 

@@ -59,12 +59,18 @@ impl Counts {
     }
 
     /// Counts how `outcome` ended and hands it to the job's handle (which
-    /// may have been dropped: then only the count remains).
+    /// may have been dropped: then only the count remains). A job that was
+    /// `running` leaves the running count first, so whoever sees the result
+    /// sees the counters already moved.
     pub(crate) fn settle<T, E>(
         &self,
         reply: oneshot::Sender<Result<T, JobError<E>>>,
         outcome: Result<T, JobError<E>>,
+        running: bool,
     ) {
+        if running {
+            self.stopped();
+        }
         self.ended(match &outcome {
             Ok(_) => Ended::Done,
             Err(JobError::Cancelled(_)) => Ended::Cancelled,
@@ -267,6 +273,13 @@ pub(crate) struct Enlisted<J: Job> {
 
 impl<J: Job> Drop for Enlisted<J> {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A worker died of a panic outside any job's guard: rather than
+            // leave jobs queued for a pool that is a worker short, or for
+            // none at all, stop the pool and resolve every queued job.
+            self.core
+                .cancel("a pool worker panicked; the pool was stopped".into());
+        }
         if self.core.live.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.core.stopped.set();
         }

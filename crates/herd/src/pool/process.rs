@@ -13,6 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -25,7 +26,7 @@ use super::core::{Core, Counts, Job};
 use super::worker::{DEFAULT_QUEUE, default_workers};
 use super::{JobError, JobHandle, Stats, SubmitError, dropped_reason, panic_message};
 use crate::loom::{Mutex, lock};
-use crate::task::{CancelReason, CancelToken, Scope};
+use crate::task::{CancelReason, CancelToken, Policy, Scope};
 
 /// The environment variable that turns a program into a pool worker: the
 /// pool sets it to the pool's name, and [`serve_if_worker`] serves when it
@@ -144,7 +145,9 @@ fn private_stdout() -> io::Result<std::fs::File> {
     // new descriptor is owned by the File returned, and nothing else in
     // the process refers to it.
     unsafe {
-        let protocol = libc::dup(1);
+        // Close-on-exec: processes the handler starts must not hold the
+        // protocol pipe, or the pool could not see this worker die.
+        let protocol = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
         if protocol < 0 || libc::dup2(2, 1) < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -326,7 +329,7 @@ where
     E: Send + 'static,
 {
     fn cancel(self, reason: CancelReason, counts: &Counts) {
-        counts.settle(self.reply, Err(JobError::Cancelled(reason)));
+        counts.settle(self.reply, Err(JobError::Cancelled(reason)), false);
     }
 }
 
@@ -353,6 +356,15 @@ struct Worker {
     /// worker kills its process group.
     reaped: bool,
 }
+
+/// What came first while a job ran: its reply, or its worker's exit.
+enum Step {
+    Replied(io::Result<Vec<u8>>),
+    Exited(io::Result<ExitStatus>),
+}
+
+/// How long a worker whose pipe closed has to exit before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
 
 /// Why a job did not get a reply from its worker; the worker is gone.
 enum Fault {
@@ -410,63 +422,99 @@ impl Worker {
         token: &CancelToken,
     ) -> Result<Vec<u8>, Fault> {
         self.jobs += 1;
-        let exchange = async {
-            let mut frame = Vec::with_capacity(4 + input.len());
-            frame.extend_from_slice(&frame_header(input.len())?);
-            frame.extend_from_slice(input);
-            let stdin = self
-                .stdin
-                .as_mut()
-                .expect("a working worker has its input open");
-            stdin.write_all(&frame).await?;
-            stdin.flush().await?;
-            let mut header = [0; 4];
-            self.stdout.read_exact(&mut header).await?;
-            let mut reply = vec![0; frame_len(header)?];
-            self.stdout.read_exact(&mut reply).await?;
-            Ok::<_, io::Error>(reply)
-        };
-        let limited = async {
-            match timeout {
-                Some(limit) => tokio::time::timeout(limit, exchange)
-                    .await
-                    .map_err(|_| Fault::TimedOut(limit)),
-                None => Ok(exchange.await),
-            }
-        };
-        let outcome = match token.run_until_cancelled(limited).await {
-            Ok(Ok(Ok(reply))) => return Ok(reply),
-            Ok(Ok(Err(error))) => Err(error),
-            Ok(Err(fault)) => Ok(fault),
-            Err(reason) => Ok(Fault::Cancelled(reason)),
-        };
-        Err(match outcome {
-            Ok(fault) => {
-                self.kill().await;
-                fault
-            }
-            // The pipe broke or closed: the worker died, or wrote garbage.
-            Err(error) if error.kind() == io::ErrorKind::InvalidData => {
-                self.kill().await;
-                Fault::Protocol(format!("worker process {}: {error}", self.pid))
-            }
-            Err(_) => match self.reap().await {
-                Ok(status) if !status.success() => {
-                    Fault::Died(Crash::exited(Some(self.pid), status))
+        let raced_outcome = {
+            let Worker {
+                child,
+                stdin,
+                stdout,
+                ..
+            } = &mut *self;
+            let exchange = std::pin::pin!(async {
+                let mut frame = Vec::with_capacity(4 + input.len());
+                frame.extend_from_slice(&frame_header(input.len())?);
+                frame.extend_from_slice(input);
+                let stdin = stdin.as_mut().expect("a working worker has its input open");
+                stdin.write_all(&frame).await?;
+                stdin.flush().await?;
+                let mut header = [0; 4];
+                stdout.read_exact(&mut header).await?;
+                let mut reply = vec![0; frame_len(header)?];
+                stdout.read_exact(&mut reply).await?;
+                Ok::<_, io::Error>(reply)
+            });
+            // The worker's exit is watched too, not only its pipe: a process it
+            // started may hold the pipe open after the worker itself died.
+            let exited = std::pin::pin!(child.wait());
+            let (mut exchange, mut exited) = (exchange, exited);
+            let raced = std::future::poll_fn(|cx| {
+                if let Poll::Ready(replied) = exchange.as_mut().poll(cx) {
+                    return Poll::Ready(Step::Replied(replied));
                 }
-                Ok(status) => Fault::Died(Crash {
-                    pid: Some(self.pid),
-                    code: status.code(),
-                    signal: None,
-                    detail: "exited with status 0 in the middle of a job".into(),
-                }),
-                Err(error) => Fault::Died(Crash {
-                    pid: Some(self.pid),
-                    code: None,
-                    signal: None,
-                    detail: format!("could not be waited for: {error}"),
-                }),
+                exited.as_mut().poll(cx).map(Step::Exited)
+            });
+            let limited = async {
+                match timeout {
+                    Some(limit) => tokio::time::timeout(limit, raced)
+                        .await
+                        .map_err(|_| Fault::TimedOut(limit)),
+                    None => Ok(raced.await),
+                }
+            };
+            token.run_until_cancelled(limited).await
+        };
+        let step = match raced_outcome {
+            Ok(Ok(step)) => step,
+            Ok(Err(fault)) => {
+                self.kill().await;
+                return Err(fault);
+            }
+            Err(reason) => {
+                self.kill().await;
+                return Err(Fault::Cancelled(reason));
+            }
+        };
+        let status = match step {
+            Step::Replied(Ok(reply)) => return Ok(reply),
+            Step::Replied(Err(error)) if error.kind() == io::ErrorKind::InvalidData => {
+                self.kill().await;
+                return Err(Fault::Protocol(format!(
+                    "worker process {}: {error}",
+                    self.pid
+                )));
+            }
+            // The pipe closed or broke: the worker is dying, or closed its
+            // pipes and lives on; it gets a moment, then its group is killed.
+            Step::Replied(Err(_)) => match tokio::time::timeout(EXIT_GRACE, self.reap()).await {
+                Ok(status) => status,
+                Err(_) => {
+                    self.kill().await;
+                    return Err(Fault::Protocol(format!(
+                        "worker process {} closed its pipe but did not exit; it was killed",
+                        self.pid
+                    )));
+                }
             },
+            Step::Exited(status) => {
+                self.reaped = status.is_ok();
+                // What it started may live on in its group.
+                self.kill_group_members();
+                status
+            }
+        };
+        Err(match status {
+            Ok(status) if !status.success() => Fault::Died(Crash::exited(Some(self.pid), status)),
+            Ok(status) => Fault::Died(Crash {
+                pid: Some(self.pid),
+                code: status.code(),
+                signal: None,
+                detail: "exited with status 0 in the middle of a job".into(),
+            }),
+            Err(error) => Fault::Died(Crash {
+                pid: Some(self.pid),
+                code: None,
+                signal: None,
+                detail: format!("could not be waited for: {error}"),
+            }),
         })
     }
 
@@ -474,6 +522,17 @@ impl Worker {
     async fn kill(&mut self) {
         self.kill_group();
         let _ = self.reap().await;
+    }
+
+    /// Kills what is left of a reaped worker's process group (the group
+    /// id outlives its leader while members remain).
+    fn kill_group_members(&self) {
+        // SAFETY: plain system call. The group was the worker's own; with
+        // the leader reaped the id could only be reused once the group is
+        // empty, and then there is nothing to signal.
+        unsafe {
+            libc::kill(-(self.pid as libc::pid_t), libc::SIGKILL);
+        }
     }
 
     fn kill_group(&self) {
@@ -844,7 +903,11 @@ where
         let pids = Arc::new(Mutex::new(
             started.iter().map(|w| Some(w.pid)).collect::<Vec<_>>(),
         ));
-        let tenders = Scope::<(), Infallible>::builder().name(self.name).build();
+        // Supervised: one tender's end never cancels the others.
+        let tenders = Scope::<(), Infallible>::builder()
+            .name(self.name)
+            .policy(Policy::Supervise)
+            .build();
         for (slot, worker) in started.into_iter().enumerate() {
             let tending = Tender {
                 core: core.clone(),
@@ -869,6 +932,16 @@ where
     }
 }
 
+/// A reply, decoded; a panicking `Deserialize` is a decoding error too.
+fn decode<Out: DeserializeOwned, E: DeserializeOwned>(
+    reply: &[u8],
+) -> Result<Reply<Out, E>, String> {
+    match catch_unwind(AssertUnwindSafe(|| serde_json::from_slice(reply))) {
+        Ok(decoded) => decoded.map_err(|error| error.to_string()),
+        Err(payload) => Err(format!("decoding panicked: {}", panic_message(payload))),
+    }
+}
+
 /// The task that keeps one worker slot filled and feeds it jobs.
 struct Tender<In, Out, E> {
     core: Arc<Core<ProcJob<In, Out, E>>>,
@@ -887,7 +960,13 @@ where
         let mut worker = Some(first);
         while let Some(job) = self.core.next().await {
             let ProcJob { input, reply } = job;
-            let outcome = match serde_json::to_vec(&input) {
+            let encoded = catch_unwind(AssertUnwindSafe(|| serde_json::to_vec(&input)));
+            let outcome = match encoded.unwrap_or_else(|payload| {
+                Err(serde::ser::Error::custom(format!(
+                    "encoding panicked: {}",
+                    panic_message(payload)
+                )))
+            }) {
                 Err(error) => Err(JobError::Protocol(format!(
                     "could not encode the job: {error}"
                 ))),
@@ -901,8 +980,7 @@ where
                     Ok(()) => self.exchange(&mut worker, &input).await,
                 },
             };
-            self.core.counts.settle(reply, outcome);
-            self.core.counts.stopped();
+            self.core.counts.settle(reply, outcome, true);
             self.replenish(&mut worker).await;
         }
         if let Some(worker) = worker.take() {
@@ -925,7 +1003,7 @@ where
     async fn exchange(&self, slot: &mut Option<Worker>, input: &[u8]) -> Result<Out, JobError<E>> {
         let worker = slot.as_mut().expect("the slot has a worker");
         match worker.run(input, self.spec.timeout, &self.core.token).await {
-            Ok(reply) => match serde_json::from_slice::<Reply<Out, E>>(&reply) {
+            Ok(reply) => match decode::<Out, E>(&reply) {
                 Ok(Reply::Ok(value)) => Ok(value),
                 Ok(Reply::Err(error)) => Err(JobError::Failed(error)),
                 Ok(Reply::Panic(message)) => Err(JobError::Panicked(message)),

@@ -44,11 +44,17 @@ where
             Ok(Err(error)) => Err(JobError::Failed(error)),
             Err(payload) => Err(JobError::panicked(payload)),
         };
-        counts.settle(reply, outcome);
+        counts.settle(reply, outcome, true);
     }
 
     fn cancel(self: Box<Self>, reason: CancelReason, counts: &Counts) {
-        counts.settle(self.reply, Err(JobError::Cancelled(reason)));
+        let Closure { f, reply } = *self;
+        // Dropping the closure runs its captures' destructors.
+        let outcome = match catch_unwind(AssertUnwindSafe(|| drop(f))) {
+            Ok(()) => Err(JobError::Cancelled(reason)),
+            Err(payload) => Err(JobError::panicked(payload)),
+        };
+        counts.settle(reply, outcome, false);
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -211,7 +217,6 @@ impl ThreadPoolBuilder {
                     let _enlisted = enlisted;
                     while let Some(job) = core.next_blocking() {
                         job.call(&core.counts);
-                        core.counts.stopped();
                     }
                 })?;
             lock(&pool.threads).push(thread);

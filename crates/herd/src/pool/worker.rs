@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::core::{Core, Counts, Job};
 use super::{JobError, JobHandle, Stats, SubmitError, dropped_reason};
-use crate::task::{CancelReason, CancelToken, Scope};
+use crate::task::{CancelReason, CancelToken, Policy, Scope};
 
 /// A job as the queue holds it: boxed once, pinned when a worker starts it.
 type Boxed = Box<dyn Run>;
@@ -49,11 +49,22 @@ pin_project! {
 }
 
 impl<F, T, E> AsyncJob<F, T, E> {
-    fn settle(self: Pin<&mut Self>, outcome: Result<T, JobError<E>>, counts: &Counts) {
+    fn settle(
+        self: Pin<&mut Self>,
+        outcome: Result<T, JobError<E>>,
+        counts: &Counts,
+        running: bool,
+    ) {
         let mut this = self.project();
-        this.state.set(State::Finished);
+        // Dropping the job's future runs its destructors: a panic there is
+        // the job's, not the worker's.
+        let dropped = catch_unwind(AssertUnwindSafe(|| this.state.set(State::Finished)));
+        let outcome = match dropped {
+            Ok(()) => outcome,
+            Err(payload) => Err(JobError::panicked(payload)),
+        };
         if let Some(reply) = this.reply.take() {
-            counts.settle(reply, outcome);
+            counts.settle(reply, outcome, running);
         }
     }
 }
@@ -74,16 +85,19 @@ where
             },
             StateProj::Finished => return Poll::Ready(()),
         };
-        self.settle(outcome, counts);
+        self.settle(outcome, counts, true);
         Poll::Ready(())
     }
 
     fn stop(self: Pin<&mut Self>, reason: CancelReason, counts: &Counts) {
-        self.settle(Err(JobError::Cancelled(reason)), counts);
+        self.settle(Err(JobError::Cancelled(reason)), counts, true);
     }
 
     fn cancel(self: Box<Self>, reason: CancelReason, counts: &Counts) {
-        Box::into_pin(self).as_mut().stop(reason, counts);
+        let job = Box::into_pin(self);
+        let mut job = job;
+        job.as_mut()
+            .settle(Err(JobError::Cancelled(reason)), counts, false);
     }
 
     fn into_any(self: Box<Self>) -> Box<dyn Any> {
@@ -258,7 +272,8 @@ impl WorkerPoolBuilder {
             .as_ref()
             .map_or_else(CancelToken::new, CancelToken::child);
         let core = Core::new("WorkerPool", self.name, self.workers, self.queue, token);
-        let mut scope = Scope::<(), Infallible>::builder();
+        // Supervised: a worker's end never cancels the others.
+        let mut scope = Scope::<(), Infallible>::builder().policy(Policy::Supervise);
         if let Some(name) = &core.name {
             scope = scope.name(name.clone());
         }
@@ -299,7 +314,6 @@ async fn work(core: Arc<Core<Boxed>>) {
             Poll::Pending
         })
         .await;
-        core.counts.stopped();
     }
 }
 

@@ -167,7 +167,8 @@ impl BreakerBuilder {
     }
 
     /// How many calls the window must hold before the rate can open the
-    /// breaker, so three failures at start-up do not. Default: 20.
+    /// breaker, so three failures at start-up do not. Default: 20; never
+    /// more than the window.
     ///
     /// # Examples
     ///
@@ -262,7 +263,8 @@ impl BreakerBuilder {
                 origin: Instant::now(),
                 rate: self.rate,
                 size: self.window,
-                minimum: self.minimum,
+                // A minimum above the window could never be reached.
+                minimum: self.minimum.min(self.window),
                 open_for: self.open_for,
                 probes: self.probes,
                 listeners: self.listeners,

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::future::{Future, poll_fn};
-use std::panic::AssertUnwindSafe;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
@@ -444,9 +444,17 @@ impl<A, T: Clone> Shared<A, T> {
     }
 
     /// lodash's `invokeFunc`: the pending call becomes a run that is due.
+    /// A run already due and not yet started takes the newer arguments
+    /// and callers instead of queueing a second one, so a function slower
+    /// than `max_wait` cannot build a backlog.
     fn invoke(&self, state: &mut State<A, T>, now: Instant) {
         state.last_invoke = Some(now);
-        if let Some(run) = state.pending.take() {
+        if let Some(mut run) = state.pending.take() {
+            if let Some(queued) = state.due.pop() {
+                let mut callers = queued.callers;
+                callers.append(&mut run.callers);
+                run.callers = callers;
+            }
             state.due.push(run);
         }
     }
@@ -479,7 +487,11 @@ async fn drive<A, T, F, Fut>(
         };
         for run in due {
             runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let outcome = AssertUnwindSafe(f(run.args)).catch_unwind().await;
+            // The closure's own call and its future may each panic.
+            let outcome = match catch_unwind(AssertUnwindSafe(|| f(run.args))) {
+                Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+                Err(payload) => Err(payload),
+            };
             answer(
                 run.callers,
                 outcome.map_err(|payload| Dropped::Panicked(panic_message(payload))),

@@ -759,7 +759,10 @@ impl<P> Retry<P> {
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let deadline = self.deadline.map(|total| Instant::now() + total);
+        // A deadline too far to add to the clock is no deadline.
+        let deadline = self
+            .deadline
+            .and_then(|total| Instant::now().checked_add(total));
         if let Some(budget) = &self.budget {
             budget.deposit();
         }
@@ -811,7 +814,8 @@ impl<P> Retry<P> {
                     last: failure,
                 });
             }
-            if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
+            let wait_ends = Instant::now().checked_add(wait);
+            if deadline.is_some_and(|deadline| wait_ends.is_none_or(|end| end >= deadline)) {
                 return Err(RetryError::DeadlineExceeded {
                     attempts: attempt,
                     last: Some(failure),
@@ -841,8 +845,12 @@ impl<P> Retry<P> {
         Fut: Future<Output = Result<T, E>>,
     {
         let cut = match (self.attempt_timeout, deadline) {
-            (Some(timeout), Some(deadline)) => Some((Instant::now() + timeout).min(deadline)),
-            (Some(timeout), None) => Some(Instant::now() + timeout),
+            (Some(timeout), Some(deadline)) => Some(
+                Instant::now()
+                    .checked_add(timeout)
+                    .map_or(deadline, |cut| cut.min(deadline)),
+            ),
+            (Some(timeout), None) => Instant::now().checked_add(timeout),
             (None, deadline) => deadline,
         };
         let timed = async {

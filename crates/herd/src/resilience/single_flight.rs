@@ -87,6 +87,10 @@ where
 
     /// Runs `work` for `key`, or joins the run already in flight for it.
     ///
+    /// `work` is called under the lock that finds the key's flight, only to
+    /// make the future: keep it to that, and do the work inside the future,
+    /// or a slow `work` delays other keys' lookups.
+    ///
     /// # Errors
     ///
     /// The computation's error, cloned to every caller that shared it.
