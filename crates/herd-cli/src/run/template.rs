@@ -1,0 +1,269 @@
+//! The command template: GNU parallel's replacement strings, and its way
+//! of quoting an argument for the shell.
+
+use std::fmt::Write as _;
+
+/// GNU parallel's quoting (`shell_quote_scalar_default`): a string of only
+/// `-_.+/`, ASCII letters and digits stays bare; anything else is put in
+/// single quotes, each `'` written as `'"'"'`, and an empty string is `''`.
+pub fn quote(arg: &str) -> String {
+    if arg.is_empty() {
+        return "''".to_owned();
+    }
+    let bare = arg
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.+/".contains(&b));
+    if bare {
+        return arg.to_owned();
+    }
+    let quoted = format!("'{}'", arg.replace('\'', "'\"'\"'"));
+    let quoted = quoted.strip_prefix("''").unwrap_or(&quoted);
+    quoted.strip_suffix("''").unwrap_or(quoted).to_owned()
+}
+
+/// Which part of an argument a replacement string takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// `{}`: the whole argument.
+    All,
+    /// `{.}`: without its extension.
+    NoExt,
+    /// `{/}`: the basename.
+    Base,
+    /// `{//}`: the directory.
+    Dir,
+    /// `{/.}`: the basename without its extension.
+    BaseNoExt,
+}
+
+/// One piece of a template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    /// An argument: which one (`None` for all of them, joined by spaces;
+    /// `Some(n)` from 1, negative from the end) and which part.
+    Arg(Option<i64>, Part),
+    /// `{#}`: the job's sequence number.
+    Seq,
+    /// `{%}`: the job slot.
+    Slot,
+}
+
+/// A parsed command template.
+#[derive(Clone, Debug)]
+pub struct Template {
+    pieces: Vec<Piece>,
+    /// Whether it has any replacement string; if not, the arguments are
+    /// appended.
+    uses_args: bool,
+    /// An empty command: each argument is itself the command.
+    empty: bool,
+}
+
+/// The parts of `{...}` a modifier string names.
+fn part(modifier: &str) -> Option<Part> {
+    Some(match modifier {
+        "" => Part::All,
+        "." => Part::NoExt,
+        "/" => Part::Base,
+        "//" => Part::Dir,
+        "/." => Part::BaseNoExt,
+        _ => return None,
+    })
+}
+
+impl Template {
+    /// Parses the command words (joined by spaces, as GNU joins them).
+    /// `replace` is `-I`'s string, which stands for `{}`.
+    pub fn parse(words: &[String], replace: Option<&str>) -> Template {
+        let command = words.join(" ");
+        let mut pieces = Vec::new();
+        let mut text = String::new();
+        let mut rest = command.as_str();
+        let mut uses_args = false;
+        while !rest.is_empty() {
+            if let Some(replace) = replace
+                && let Some(after) = rest.strip_prefix(replace)
+            {
+                flush(&mut text, &mut pieces);
+                pieces.push(Piece::Arg(None, Part::All));
+                uses_args = true;
+                rest = after;
+                continue;
+            }
+            if rest.starts_with('{')
+                && let Some(end) = rest.find('}')
+                && let Some(piece) = Template::piece(&rest[1..end], replace.is_none())
+            {
+                flush(&mut text, &mut pieces);
+                // Any replacement string, {#} and {%} included, stops the
+                // arguments being appended.
+                uses_args = true;
+                pieces.push(piece);
+                rest = &rest[end + 1..];
+                continue;
+            }
+            let c = rest.chars().next().expect("rest is not empty");
+            text.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+        flush(&mut text, &mut pieces);
+        Template {
+            pieces,
+            uses_args,
+            empty: command.trim().is_empty(),
+        }
+    }
+
+    /// The piece `{inner}` stands for, if it is a replacement string.
+    fn piece(inner: &str, default_strings: bool) -> Option<Piece> {
+        match inner {
+            "#" => return Some(Piece::Seq),
+            "%" => return Some(Piece::Slot),
+            _ => {}
+        }
+        // Positional: {n} {-n} with a modifier.
+        let digits_end = inner
+            .char_indices()
+            .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && c == '-')))
+            .map_or(inner.len(), |(i, _)| i);
+        if digits_end > 0
+            && let Ok(n) = inner[..digits_end].parse::<i64>()
+            && n != 0
+        {
+            return part(&inner[digits_end..]).map(|part| Piece::Arg(Some(n), part));
+        }
+        if default_strings {
+            return part(inner).map(|part| Piece::Arg(None, part));
+        }
+        None
+    }
+
+    /// The command line for one job: `args` quoted into the template.
+    pub fn render(&self, args: &[String], seq: u64, slot: usize) -> String {
+        self.render_with(args, seq, slot, true)
+    }
+
+    /// A tag (`--tag`, `--tagstring`): the arguments as they are, not
+    /// quoted for a shell.
+    pub fn render_tag(&self, args: &[String], seq: u64, slot: usize) -> String {
+        self.render_with(args, seq, slot, false)
+    }
+
+    fn render_with(&self, args: &[String], seq: u64, slot: usize, quoted: bool) -> String {
+        let quote = |s: &str| if quoted { quote(s) } else { s.to_owned() };
+        if self.empty {
+            // Each argument is itself the command, as written.
+            return args.join(" ");
+        }
+        let mut line = String::new();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(text) => line.push_str(text),
+                Piece::Seq => write!(line, "{seq}").expect("writing to a String"),
+                Piece::Slot => write!(line, "{slot}").expect("writing to a String"),
+                Piece::Arg(None, part) => {
+                    let parts: Vec<_> = args.iter().map(|a| quote(&apply(a, *part))).collect();
+                    line.push_str(&parts.join(" "));
+                }
+                Piece::Arg(Some(n), part) => {
+                    let index = if *n > 0 {
+                        usize::try_from(*n - 1).ok()
+                    } else {
+                        args.len()
+                            .checked_sub(usize::try_from(-*n).unwrap_or(usize::MAX))
+                    };
+                    let arg = index.and_then(|i| args.get(i)).map_or("", String::as_str);
+                    line.push_str(&quote(&apply(arg, *part)));
+                }
+            }
+        }
+        if !self.uses_args && quoted {
+            for arg in args {
+                line.push(' ');
+                line.push_str(&quote(arg));
+            }
+        }
+        line
+    }
+}
+
+fn flush(text: &mut String, pieces: &mut Vec<Piece>) {
+    if !text.is_empty() {
+        pieces.push(Piece::Text(std::mem::take(text)));
+    }
+}
+
+/// GNU's `{.}`, `{/}`, `{//}` and `{/.}` on one argument.
+fn apply(arg: &str, part: Part) -> String {
+    let base_start = arg.rfind('/').map_or(0, |i| i + 1);
+    let no_ext = |s: &str| -> String {
+        // The extension is the last `.`-part of the basename, if the
+        // basename has more than it.
+        let base_at = s.rfind('/').map_or(0, |i| i + 1);
+        match s[base_at..].rfind('.') {
+            Some(dot) if dot > 0 => s[..base_at + dot].to_owned(),
+            _ => s.to_owned(),
+        }
+    };
+    match part {
+        Part::All => arg.to_owned(),
+        Part::NoExt => no_ext(arg),
+        Part::Base => arg[base_start..].to_owned(),
+        Part::Dir => match arg.rfind('/') {
+            Some(0) => "/".to_owned(),
+            Some(i) => arg[..i].to_owned(),
+            None => ".".to_owned(),
+        },
+        Part::BaseNoExt => no_ext(&arg[base_start..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        vec![s.to_owned()]
+    }
+
+    #[test]
+    fn quoting_matches_gnu() {
+        assert_eq!(quote("a"), "a");
+        assert_eq!(quote("a-b_c/d.e+f"), "a-b_c/d.e+f");
+        assert_eq!(quote("b c"), "'b c'");
+        assert_eq!(quote("it's"), "'it'\"'\"'s'");
+        assert_eq!(quote("'x"), "\"'\"'x'");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("x$y"), "'x$y'");
+        assert_eq!(quote("a,b"), "'a,b'");
+    }
+
+    #[test]
+    fn replacement_strings_take_their_parts() {
+        let t = Template::parse(&words("echo {} {.} {/} {//} {/.} {#} {%}"), None);
+        assert_eq!(
+            t.render(&["dir/sub/file.tar.gz".into()], 1, 1),
+            "echo dir/sub/file.tar.gz dir/sub/file.tar file.tar.gz dir/sub file.tar 1 1"
+        );
+        let t = Template::parse(&words("echo {2} {1} {-1} {1/.}"), None);
+        assert_eq!(
+            t.render(&["/x/y.z".into(), "b".into()], 1, 1),
+            "echo b /x/y.z b y"
+        );
+    }
+
+    #[test]
+    fn without_a_replacement_string_the_arguments_are_appended() {
+        let t = Template::parse(&["echo".into(), "X".into()], None);
+        assert_eq!(t.render(&["a b".into()], 1, 1), "echo X 'a b'");
+        let t = Template::parse(&[], None);
+        assert_eq!(t.render(&["echo hi".into()], 1, 1), "echo hi");
+    }
+
+    #[test]
+    fn a_custom_replacement_string_stands_for_the_argument() {
+        let t = Template::parse(&words("echo ,,-,, {}"), Some(",,"));
+        assert_eq!(t.render(&["a".into()], 1, 1), "echo a-a {}");
+    }
+}
