@@ -4,10 +4,14 @@
 mod input;
 mod template;
 
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use futures_util::stream::StreamExt;
@@ -126,6 +130,20 @@ pub struct RunArgs {
     /// Use STR instead of `{}` for the argument.
     #[arg(short = 'I', value_name = "STR")]
     replace: Option<String>,
+    /// Kill a job (its whole process group) after this many seconds; it
+    /// counts as failed.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
+    /// Try a failing job up to N times in all (GNU's count); 0 retries
+    /// until it succeeds.
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
+    /// Log each job in GNU's tab-separated format; `+FILE` appends.
+    #[arg(long, value_name = "FILE")]
+    joblog: Option<String>,
+    /// Stop on a condition: now|soon,fail|success|done=N or N%.
+    #[arg(long, value_name = "WHEN,RULE")]
+    halt: Option<String>,
     /// Start at most this many jobs a second (herd): N/s, N/m or N/h.
     #[arg(long, value_name = "RATE")]
     rate: Option<String>,
@@ -163,11 +181,136 @@ pub fn refuse_unsupported(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// How a job ended.
+/// How a job's process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    fn failed(self) -> bool {
+        self != Exit::Code(0)
+    }
+}
+
+/// A finished job, for its output, the joblog and the exit status.
 struct Finished {
+    seq: u64,
+    command: String,
+    start: SystemTime,
+    runtime: Duration,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
-    failed: bool,
+    exit: Exit,
+}
+
+impl Finished {
+    /// GNU's joblog line (a job killed by a signal logs its Exitval as GNU
+    /// does: -1 after a timeout, as the shell saw it otherwise).
+    fn joblog_line(&self, timed_out: bool) -> String {
+        let start = self
+            .start
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let (exitval, signal) = match self.exit {
+            Exit::Code(code) => (code, 0),
+            Exit::Signal(signal) if timed_out => (-1, signal),
+            Exit::Signal(signal) => (0, signal),
+        };
+        format!(
+            "{}\t:\t{start:.3}\t{:10.3}\t0\t{}\t{exitval}\t{signal}\t{}\n",
+            self.seq,
+            self.runtime.as_secs_f64(),
+            self.stdout.len() + self.stderr.len(),
+            self.command
+        )
+    }
+}
+
+/// A running job's process group, known to the runner so that a halt or
+/// a second Ctrl-C can kill every job; killed if dropped before its
+/// process was reaped (the job's future was cancelled).
+struct Group<'a> {
+    pgid: i32,
+    running: &'a Mutex<HashSet<i32>>,
+    reaped: bool,
+}
+
+impl<'a> Group<'a> {
+    fn new(pid: u32, running: &'a Mutex<HashSet<i32>>) -> Group<'a> {
+        let pgid = pid as i32;
+        running.lock().unwrap().insert(pgid);
+        Group {
+            pgid,
+            running,
+            reaped: false,
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        kill_group(self.pgid, signal);
+    }
+}
+
+impl Drop for Group<'_> {
+    fn drop(&mut self) {
+        self.running.lock().unwrap().remove(&self.pgid);
+        if !self.reaped {
+            kill_group(self.pgid, libc::SIGKILL);
+        }
+    }
+}
+
+fn kill_group(pgid: i32, signal: i32) {
+    // SAFETY: a plain signal to a process group this runner created.
+    unsafe {
+        libc::kill(-pgid, signal);
+    }
+}
+
+/// `--halt`: when to stop, and how.
+#[derive(Clone, Copy, Debug)]
+struct Halt {
+    now: bool,
+    on: HaltOn,
+    threshold: Threshold,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HaltOn {
+    Fail,
+    Success,
+    Done,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Threshold {
+    Count(u64),
+    Percent(f64),
+}
+
+fn parse_halt(halt: &str) -> Result<Halt, String> {
+    let bad = || format!("--halt {halt}: expected now|soon,fail|success|done=N or N%");
+    let (when, rule) = halt.split_once(',').ok_or_else(bad)?;
+    let now = match when {
+        "now" => true,
+        "soon" => false,
+        _ => return Err(bad()),
+    };
+    let (on, value) = rule.split_once('=').ok_or_else(bad)?;
+    let on = match on {
+        "fail" => HaltOn::Fail,
+        "success" => HaltOn::Success,
+        "done" => HaltOn::Done,
+        _ => return Err(bad()),
+    };
+    let threshold = match value.strip_suffix('%') {
+        Some(percent) => Threshold::Percent(percent.parse().map_err(|_| bad())?),
+        None => Threshold::Count(value.parse().map_err(|_| bad())?),
+    };
+    Ok(Halt { now, on, threshold })
 }
 
 /// Runs `herd run`; returns the process's exit status.
@@ -264,6 +407,9 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         }
     }
     let jobs = input::jobs(sources, &records, args.link).map_err(|e| e.to_string())?;
+    if command.iter().any(|word| word.contains("{=")) {
+        return Err("{= perl expression =} replacement strings are GNU parallel's and herd run does not support them".into());
+    }
     let template = Template::parse(&command, args.replace.as_deref());
     let tag = match (&args.tagstring, args.tag) {
         (Some(tagstring), _) => Some(Template::parse(
@@ -273,6 +419,18 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         (None, true) => Some(Template::parse(&["{}".to_owned()], None)),
         (None, false) => None,
     };
+    let timeout = match args.timeout {
+        Some(secs) => Some(
+            Duration::try_from_secs_f64(secs)
+                .map_err(|_| format!("--timeout {secs}: expected seconds"))?,
+        ),
+        None => None,
+    };
+    let halt = args.halt.as_deref().map(parse_halt).transpose()?;
+    let mut joblog = match &args.joblog {
+        None => None,
+        Some(path) => Some(open_joblog(path).map_err(|e| format!("--joblog {path}: {e}"))?),
+    };
     let runner = Arc::new(Runner {
         template,
         tag,
@@ -280,12 +438,25 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         ungroup: args.ungroup,
         free_slots: Mutex::new((1..=slots).rev().collect()),
         starts,
+        retries: args.retries.unwrap_or(1),
+        timeout,
+        groups: Mutex::new(HashSet::new()),
     });
+    // Ctrl-C (or SIGTERM) once: start no new job; twice: kill the running
+    // ones. A halt "soon" stops starting jobs the same way.
+    let shutdown = herd::shutdown::Shutdown::with_signals();
+    let stop_starting = Arc::new(AtomicBool::new(false));
     let mut seq = 0u64;
-    let numbered = jobs.map(move |job| {
-        seq += 1;
-        (seq, job)
-    });
+    let numbered = {
+        let (stop, shutdown) = (stop_starting.clone(), shutdown.clone());
+        jobs.take_while(move |_| {
+            std::future::ready(!stop.load(Ordering::SeqCst) && !shutdown.is_triggered())
+        })
+        .map(move |job| {
+            seq += 1;
+            (seq, job)
+        })
+    };
     let call = {
         let runner = runner.clone();
         move |(seq, job): (u64, std::io::Result<Vec<String>>)| {
@@ -298,28 +469,98 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
             }
         }
     };
-    let mut failed = 0u64;
+    let (mut done, mut failed) = (0u64, 0u64);
+    let mut status = None;
     // --dry-run prints in input order, as GNU does.
     let mut outcomes = if args.keep_order || args.dry_run {
         herd::pool::map(slots, numbered, call).boxed()
     } else {
         herd::pool::map_unordered(slots, numbered, call).boxed()
     };
-    while let Some(outcome) = outcomes.next().await {
-        match outcome {
-            Ok(finished) => {
-                runner.print(&finished);
-                failed += u64::from(finished.failed);
+    let force = shutdown.force_token().clone();
+    loop {
+        let next = tokio::select! {
+            next = outcomes.next() => next,
+            _ = force.cancelled() => {
+                runner.kill_all();
+                break;
             }
-            Err(error) => {
-                let message = error
-                    .into_failure()
-                    .unwrap_or_else(|| "a job panicked".into());
-                return Err(message);
+        };
+        let Some(outcome) = next else { break };
+        let finished = outcome.map_err(|error| {
+            error
+                .into_failure()
+                .unwrap_or_else(|| "a job panicked".into())
+        })?;
+        runner.print(&finished);
+        if let Some(log) = joblog.as_mut() {
+            let line = finished
+                .joblog_line(finished.exit == Exit::Signal(libc::SIGTERM) && timeout.is_some());
+            let _ = log.write_all(line.as_bytes());
+        }
+        done += 1;
+        failed += u64::from(finished.exit.failed());
+        if let Some(halt) = halt
+            && status.is_none()
+            && let Some(code) = halted(halt, &finished, done, failed)
+        {
+            status = Some(code);
+            if halt.now {
+                runner.kill_all();
+                break;
             }
+            stop_starting.store(true, Ordering::SeqCst);
         }
     }
-    Ok(i32::try_from(failed.min(101)).expect("at most 101"))
+    drop(outcomes);
+    Ok(status.unwrap_or_else(|| i32::try_from(failed.min(101)).expect("at most 101")))
+}
+
+/// Whether `--halt` is met by `finished`; if so, the exit status GNU gives:
+/// the failing job's exit value for `fail=N`, the failed percentage for
+/// `fail=N%`, 0 for `success`, the failed count for `done`. A percentage
+/// is of the jobs finished so far (GNU, which reads all input first, takes
+/// it of all jobs; herd streams its input and does not know them all).
+fn halted(halt: Halt, finished: &Finished, done: u64, failed: u64) -> Option<i32> {
+    let succeeded = done - failed;
+    let (count, relevant) = match halt.on {
+        HaltOn::Fail => (failed, finished.exit.failed()),
+        HaltOn::Success => (succeeded, !finished.exit.failed()),
+        HaltOn::Done => (done, true),
+    };
+    let total = done.max(1);
+    let met = relevant
+        && match halt.threshold {
+            Threshold::Count(n) => count >= n,
+            Threshold::Percent(p) => count as f64 * 100.0 / total as f64 >= p,
+        };
+    if !met {
+        return None;
+    }
+    Some(match (halt.on, halt.threshold) {
+        (HaltOn::Fail, Threshold::Count(_)) => match finished.exit {
+            Exit::Code(code) => code,
+            Exit::Signal(signal) => 128 + signal,
+        },
+        (HaltOn::Fail, Threshold::Percent(_)) => (failed * 100 / total) as i32,
+        (HaltOn::Success, _) => 0,
+        (HaltOn::Done, _) => failed.min(101) as i32,
+    })
+}
+
+/// Opens the joblog: `FILE` is written afresh with GNU's header; `+FILE`
+/// is appended to, without one (as GNU does).
+fn open_joblog(path: &str) -> std::io::Result<File> {
+    match path.strip_prefix('+') {
+        Some(path) => OpenOptions::new().create(true).append(true).open(path),
+        None => {
+            let mut file = File::create(path)?;
+            file.write_all(
+                b"Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
+            )?;
+            Ok(file)
+        }
+    }
 }
 
 /// What every job shares.
@@ -332,6 +573,11 @@ struct Runner {
     free_slots: Mutex<Vec<usize>>,
     /// Limits on job starts: `--rate`, `--delay`.
     starts: Vec<RateLimiter>,
+    /// `--retries`: tries in all; 0 for until one succeeds.
+    retries: u32,
+    timeout: Option<Duration>,
+    /// The process groups of the running jobs.
+    groups: Mutex<HashSet<i32>>,
 }
 
 impl Runner {
@@ -358,19 +604,48 @@ impl Runner {
         for limit in &self.starts {
             limit.acquire().await.expect("a cost of one fits any burst");
         }
+        let start = SystemTime::now();
+        let began = tokio::time::Instant::now();
         if self.dry_run {
-            let mut stdout = line.into_bytes();
+            let mut stdout = line.clone().into_bytes();
             stdout.push(b'\n');
             return Finished {
+                seq,
+                command: line,
+                start,
+                runtime: Duration::ZERO,
                 stdout: tagged(tag.as_deref(), stdout),
                 stderr: Vec::new(),
-                failed: false,
+                exit: Exit::Code(0),
             };
         }
+        // GNU counts tries in total; 0 means until one succeeds.
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let attempt = self.attempt(&line, seq, slot).await;
+            let again = attempt.2.failed() && (self.retries == 0 || tries < self.retries);
+            if !again {
+                let (stdout, stderr, exit) = attempt;
+                return Finished {
+                    seq,
+                    command: line,
+                    start,
+                    runtime: began.elapsed(),
+                    stdout: tagged(tag.as_deref(), stdout),
+                    stderr: tagged(tag.as_deref(), stderr),
+                    exit,
+                };
+            }
+        }
+    }
+
+    /// One try of a job: `/bin/sh -c line` in its own process group.
+    async fn attempt(&self, line: &str, seq: u64, slot: usize) -> (Vec<u8>, Vec<u8>, Exit) {
         let mut command = tokio::process::Command::new("/bin/sh");
         command
             .arg("-c")
-            .arg(&line)
+            .arg(line)
             .env("PARALLEL_SEQ", seq.to_string())
             .env("PARALLEL_JOBSLOT", slot.to_string())
             .stdin(Stdio::null())
@@ -382,13 +657,11 @@ impl Runner {
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(error) => {
-                return Finished {
-                    stdout: Vec::new(),
-                    stderr: format!("herd run: could not start /bin/sh: {error}\n").into_bytes(),
-                    failed: true,
-                };
+                let message = format!("herd run: could not start /bin/sh: {error}\n");
+                return (Vec::new(), message.into_bytes(), Exit::Code(127));
             }
         };
+        let group = Group::new(child.id().expect("a child just spawned"), &self.groups);
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         let out = child.stdout.take();
         let err = child.stderr.take();
@@ -402,12 +675,49 @@ impl Runner {
                 let _ = err.read_to_end(&mut stderr).await;
             }
         };
-        let ((), (), status) = tokio::join!(read_out, read_err, child.wait());
-        let failed = status.map_or(true, |status| !status.success());
-        Finished {
-            stdout: tagged(tag.as_deref(), stdout),
-            stderr: tagged(tag.as_deref(), stderr),
-            failed,
+        let waited = async {
+            let (_, _, status) = tokio::join!(read_out, read_err, child.wait());
+            status
+        };
+        let status = match self.timeout {
+            None => waited.await,
+            Some(limit) => {
+                let mut waited = std::pin::pin!(waited);
+                match tokio::time::timeout(limit, &mut waited).await {
+                    Ok(status) => status,
+                    Err(_) => {
+                        // GNU's default --term-seq, cut short: TERM, then
+                        // KILL if it lingers.
+                        group.signal(libc::SIGTERM);
+                        match tokio::time::timeout(Duration::from_millis(200), &mut waited).await {
+                            Ok(status) => status,
+                            Err(_) => {
+                                group.signal(libc::SIGKILL);
+                                waited.await
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        let mut group = group;
+        group.reaped = true;
+        drop(group);
+        let exit = match status {
+            Ok(status) => match (status.code(), status.signal()) {
+                (_, Some(signal)) => Exit::Signal(signal),
+                (Some(code), None) => Exit::Code(code),
+                (None, None) => Exit::Code(1),
+            },
+            Err(_) => Exit::Code(1),
+        };
+        (stdout, stderr, exit)
+    }
+
+    /// Kills every running job's process group at once.
+    fn kill_all(&self) {
+        for &pgid in self.groups.lock().unwrap().iter() {
+            kill_group(pgid, libc::SIGKILL);
         }
     }
 

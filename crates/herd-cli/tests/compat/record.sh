@@ -13,7 +13,8 @@ work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 failed=0
 while IFS=$'\t' read -r name command; do
   [[ -z "$name" || "$name" == \#* ]] && continue
-  out="$(cd "$work" && PARALLEL_HOME="$work/.parallel" bash -c "parallel() { command parallel --will-cite \"\$@\"; }; $command" 2>/dev/null </dev/null; echo "exit:$?")"
+  rm -rf "$work/case"; mkdir -p "$work/case"
+  out="$(cd "$work/case" && PARALLEL_HOME="$work/.parallel" bash -c "parallel() { command parallel --will-cite \"\$@\"; }; $command" 2>/dev/null </dev/null; echo "exit:$?")"
   if (( check )); then
     if [[ "$out" != "$(cat "$here/expected/$name")" ]]; then echo "differs: $name"; failed=1; fi
   else

@@ -1,0 +1,182 @@
+//! `herd run` as a process: refusals and usage errors, memory on a million
+//! inputs, and Ctrl-C once and twice. (Output compatibility with GNU
+//! parallel is `tests/compat.rs`.)
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn herd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_herd"))
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let output = herd()
+        .arg("run")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn gnu_options_herd_lacks_are_refused_by_name() {
+    for flag in ["--pipe", "-X", "--sql", "--tmux", "-S", "--results"] {
+        let (code, stdout, stderr) = run(&[flag, "x", "echo", ":::", "a"]);
+        assert_eq!(code, 255, "{flag}");
+        assert!(stdout.is_empty(), "{flag}: nothing runs");
+        assert!(stderr.contains(flag), "{flag}: {stderr}");
+    }
+    let (code, _, stderr) = run(&["echo", "{= $_ .= 1 =}", ":::", "a"]);
+    assert_eq!(code, 255);
+    assert!(stderr.contains("perl"), "{stderr}");
+}
+
+#[test]
+fn invalid_arguments_are_named_and_nothing_runs() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["-j", "abc", "echo", ":::", "a"], "-j abc"),
+        (
+            &["--halt", "sometimes", "echo", ":::", "a"],
+            "--halt sometimes",
+        ),
+        (&["--rate", "fast", "echo", ":::", "a"], "--rate fast"),
+        (
+            &["echo", "::::", "/nonexistent/herd-input"],
+            "/nonexistent/herd-input",
+        ),
+        (&["--no-such-flag", "echo", ":::", "a"], "--no-such-flag"),
+    ];
+    for (args, named) in cases {
+        let (code, stdout, stderr) = run(args);
+        assert_eq!(code, 255, "{args:?}");
+        assert!(stdout.is_empty(), "{args:?}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_million_inputs_run_in_bounded_memory() {
+    let mut child = herd()
+        .args(["run", "-j", "4", "--dry-run", "echo"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut input = String::new();
+        for n in 0..1_000_000 {
+            input.push_str(&n.to_string());
+            input.push('\n');
+        }
+        stdin.write_all(input.as_bytes()).unwrap();
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut lines = 0usize;
+    let mut buffer = vec![0; 1 << 16];
+    loop {
+        let n = stdout.read(&mut buffer).unwrap();
+        if n == 0 {
+            break;
+        }
+        lines += buffer[..n].iter().filter(|&&b| b == b'\n').count();
+    }
+    writer.join().unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(lines, 1_000_000);
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let peak_mb = usage.ru_maxrss as f64 / 1024.0;
+    assert!(peak_mb < 50.0, "peak resident {peak_mb:.1} MB");
+}
+
+/// Processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|entry| {
+            std::fs::read(entry.path().join("cmdline"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(marker))
+        })
+        .count()
+}
+
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "gave up waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_once_lets_running_jobs_finish_and_starts_no_more() {
+    let child = herd()
+        .args([
+            "run",
+            "-j",
+            "1",
+            "-k",
+            "sleep 1; echo {}",
+            ":::",
+            "1",
+            "2",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: a plain signal to the runner we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "1\n",
+        "the running job finished; no other started"
+    );
+}
+
+#[test]
+fn ctrl_c_twice_kills_every_job_and_leaves_no_process() {
+    let marker = "3600.4242";
+    let child = herd()
+        .args([
+            "run",
+            "-j",
+            "3",
+            &format!("sleep {marker}; echo {{}}"),
+            ":::",
+            "1",
+            "2",
+            "3",
+            "4",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("three jobs running", || processes_with(marker) >= 3);
+    for _ in 0..2 {
+        // SAFETY: plain signals to the runner we started.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.stdout.is_empty(), "no job finished");
+    eventually("no job process left", || processes_with(marker) == 0);
+}
