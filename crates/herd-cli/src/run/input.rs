@@ -100,11 +100,8 @@ fn split(
                 Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 Err(error) => return Some(Err(error)),
             };
-            // A carriage return before a newline is part of the line ending.
-            let record = match (records.delimiter, record.strip_suffix('\r')) {
-                (b'\n', Some(trimmed)) => trimmed.to_owned(),
-                _ => record,
-            };
+            // A carriage return stays part of the record, as in GNU
+            // parallel.
             if records.eof.as_deref() == Some(record.as_str()) {
                 ended = true;
                 return None;

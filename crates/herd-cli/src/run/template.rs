@@ -198,12 +198,12 @@ fn flush(text: &mut String, pieces: &mut Vec<Piece>) {
 fn apply(arg: &str, part: Part) -> String {
     let base_start = arg.rfind('/').map_or(0, |i| i + 1);
     let no_ext = |s: &str| -> String {
-        // The extension is the last `.`-part of the basename, if the
-        // basename has more than it.
+        // GNU's `s:\.[^/.]*$::`: from the basename's last dot on, even a
+        // leading one (so `.hidden` becomes empty, as in GNU parallel).
         let base_at = s.rfind('/').map_or(0, |i| i + 1);
         match s[base_at..].rfind('.') {
-            Some(dot) if dot > 0 => s[..base_at + dot].to_owned(),
-            _ => s.to_owned(),
+            Some(dot) => s[..base_at + dot].to_owned(),
+            None => s.to_owned(),
         }
     };
     match part {
