@@ -28,6 +28,19 @@ fn gated(gate: &Arc<Semaphore>) -> impl Future<Output = Result<usize, String>> +
     }
 }
 
+/// Submits `n` jobs that only end by being cancelled, each counting its
+/// drop in `drops`, and lets the workers take what they can.
+async fn submit_stuck(pool: &WorkerPool, drops: &Arc<AtomicUsize>, n: usize) -> Vec<Handle> {
+    let mut handles = Vec::new();
+    for _ in 0..n {
+        let guard = DropGuard(drops.clone());
+        let job = async move { stuck::<String>(guard).await.map(|()| 0) };
+        handles.push(pool.submit(job).await.unwrap());
+    }
+    tokio::task::yield_now().await;
+    handles
+}
+
 async fn settle_all(handles: Vec<Handle>) -> Vec<Result<usize, JobError<String>>> {
     let mut outcomes = Vec::new();
     for handle in handles {
@@ -201,16 +214,7 @@ async fn graceful_shutdown_cancels_what_the_grace_does_not_cover() {
 async fn shutdown_now_cancels_running_and_queued_jobs() {
     let pool = WorkerPool::builder().workers(2).queue(16).build();
     let drops = Arc::new(AtomicUsize::new(0));
-    let mut handles = Vec::new();
-    for _ in 0..8 {
-        let guard = DropGuard(drops.clone());
-        handles.push(
-            pool.submit(async move { stuck::<String>(guard).await.map(|()| 0) })
-                .await
-                .unwrap(),
-        );
-    }
-    tokio::task::yield_now().await;
+    let handles = submit_stuck(&pool, &drops, 8).await;
     let stats = pool.shutdown_now().await;
     assert_eq!((stats.cancelled, stats.running, stats.queued), (8, 0, 0));
     assert_eq!(drops.load(Ordering::SeqCst), 8);
@@ -240,16 +244,7 @@ async fn dropping_the_pool_resolves_every_handle() {
         .name("crawler")
         .build();
     let drops = Arc::new(AtomicUsize::new(0));
-    let mut handles = Vec::new();
-    for _ in 0..5 {
-        let guard = DropGuard(drops.clone());
-        handles.push(
-            pool.submit(async move { stuck::<String>(guard).await.map(|()| 0) })
-                .await
-                .unwrap(),
-        );
-    }
-    tokio::task::yield_now().await;
+    let handles = submit_stuck(&pool, &drops, 5).await;
     drop(pool);
     for outcome in settle_all(handles).await {
         let Err(JobError::Cancelled(reason)) = outcome else {

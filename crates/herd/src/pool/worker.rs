@@ -412,10 +412,10 @@ impl WorkerPool {
         E: Send + 'static,
     {
         let (boxed, handle) = self.wrap(job);
-        match self.core.submit(priority, boxed).await {
-            Ok(()) => Ok(handle),
-            Err(refused) => Err(refused.map(unwrap::<F, T, E>)),
-        }
+        let submitted = self.core.submit(priority, boxed).await;
+        submitted
+            .map(|()| handle)
+            .map_err(|refused| refused.map(unwrap::<F, T, E>))
     }
 
     /// Queues a job if there is room now; otherwise hands it back in
@@ -469,10 +469,10 @@ impl WorkerPool {
         E: Send + 'static,
     {
         let (boxed, handle) = self.wrap(job);
-        match self.core.try_submit(priority, boxed) {
-            Ok(()) => Ok(handle),
-            Err(refused) => Err(refused.map(unwrap::<F, T, E>)),
-        }
+        let submitted = self.core.try_submit(priority, boxed);
+        submitted
+            .map(|()| handle)
+            .map_err(|refused| refused.map(unwrap::<F, T, E>))
     }
 
     fn wrap<F, T, E>(&self, job: F) -> (Boxed, JobHandle<T, E>)
