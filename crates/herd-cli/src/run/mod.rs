@@ -41,11 +41,6 @@ const UNSUPPORTED: &[&str] = &[
     "-X",
     "-m",
     "--xargs",
-    "-n",
-    "-N",
-    "--max-args",
-    "--colsep",
-    "-C",
     "--header",
     "--results",
     "--res",
@@ -57,9 +52,6 @@ const UNSUPPORTED: &[&str] = &[
     "--resume",
     "--resume-failed",
     "--plus",
-    "-q",
-    "--quote",
-    "--trim",
     "--term-seq",
     "--onall",
     "--nonall",
@@ -144,6 +136,24 @@ pub struct RunArgs {
     /// Stop on a condition: now|soon,fail|success|done=N or N%.
     #[arg(long, value_name = "WHEN,RULE")]
     halt: Option<String>,
+    /// Give each job up to N records' arguments at once.
+    #[arg(short = 'n', long = "max-args", value_name = "N")]
+    max_args: Option<usize>,
+    /// As -n, with {1}..{N} naming each record's argument; -N0 runs the
+    /// command once per record with no argument.
+    #[arg(short = 'N', value_name = "N")]
+    max_records: Option<usize>,
+    /// Quote the command words too (as GNU -q), so shell syntax in them
+    /// reaches the program as text.
+    #[arg(short = 'q', long = "quote")]
+    quote: bool,
+    /// Trim white space from arguments: n (none), l, r, lr or rl.
+    #[arg(long, value_name = "WHERE")]
+    trim: Option<String>,
+    /// Split each argument into columns on this regular expression; the
+    /// columns are the positional arguments.
+    #[arg(long, short = 'C', value_name = "REGEX")]
+    colsep: Option<String>,
     /// Start at most this many jobs a second (herd): N/s, N/m or N/h.
     #[arg(long, value_name = "RATE")]
     rate: Option<String>,
@@ -179,6 +189,60 @@ pub fn refuse_unsupported(args: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `--trim` and `--colsep`: how each argument is shaped before use.
+struct Shape {
+    trim_left: bool,
+    trim_right: bool,
+    colsep: Option<regex::Regex>,
+}
+
+impl Shape {
+    fn new(args: &RunArgs) -> Result<Shape, String> {
+        let (trim_left, trim_right) = match args.trim.as_deref() {
+            None | Some("n") => (false, false),
+            Some("l") => (true, false),
+            Some("r") => (false, true),
+            Some("lr" | "rl") => (true, true),
+            Some(other) => return Err(format!("--trim {other}: expected n, l, r, lr or rl")),
+        };
+        let colsep = match &args.colsep {
+            None => None,
+            Some(pattern) => {
+                Some(regex::Regex::new(pattern).map_err(|e| format!("--colsep {pattern}: {e}"))?)
+            }
+        };
+        Ok(Shape {
+            trim_left,
+            trim_right,
+            colsep,
+        })
+    }
+
+    fn apply(&self, args: Vec<String>) -> Vec<String> {
+        let args = match &self.colsep {
+            None => args,
+            Some(colsep) => args
+                .iter()
+                .flat_map(|arg| colsep.split(arg).map(str::to_owned).collect::<Vec<_>>())
+                .collect(),
+        };
+        if !self.trim_left && !self.trim_right {
+            return args;
+        }
+        args.into_iter()
+            .map(|arg| {
+                let arg = if self.trim_left {
+                    arg.trim_start()
+                } else {
+                    &arg
+                };
+                let arg = if self.trim_right { arg.trim_end() } else { arg };
+                arg.to_owned()
+            })
+            .collect()
+    }
 }
 
 /// How a job's process ended.
@@ -407,6 +471,31 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         }
     }
     let jobs = input::jobs(sources, &records, args.link).map_err(|e| e.to_string())?;
+    let shape = Shape::new(&args)?;
+    let per_job = args.max_records.or(args.max_args).unwrap_or(1);
+    let jobs = match per_job {
+        // -N0: one job per record, with no argument.
+        0 => jobs.map(|row| row.map(|_| Vec::new())).boxed(),
+        1 => jobs,
+        n => jobs
+            .chunks(n)
+            .map(|rows| {
+                let mut args = Vec::new();
+                for row in rows {
+                    args.extend(row?);
+                }
+                Ok(args)
+            })
+            .boxed(),
+    };
+    let jobs = jobs
+        .map(move |row| row.map(|args| shape.apply(args)))
+        .boxed();
+    let command: Vec<String> = if args.quote {
+        command.iter().map(|word| template::quote(word)).collect()
+    } else {
+        command
+    };
     if command.iter().any(|word| word.contains("{=")) {
         return Err("{= perl expression =} replacement strings are GNU parallel's and herd run does not support them".into());
     }
