@@ -180,3 +180,45 @@ fn ctrl_c_twice_kills_every_job_and_leaves_no_process() {
     assert!(output.stdout.is_empty(), "no job finished");
     eventually("no job process left", || processes_with(marker) == 0);
 }
+
+#[test]
+fn json_gives_one_line_per_job_with_its_outcome() {
+    let (code, stdout, _) = run(&["--json", "-k", "echo out{}; exit {}", ":::", "0", "3"]);
+    assert_eq!(code, 1);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["seq"], 1);
+    assert_eq!(lines[0]["exit_code"], 0);
+    assert_eq!(lines[0]["stdout"], "out0\n");
+    assert_eq!(lines[1]["exit_code"], 3);
+    assert_eq!(lines[1]["command"], "echo out3; exit 3");
+    assert_eq!(lines[1]["attempts"], 1);
+    assert!(lines[1]["runtime"].as_f64().unwrap() >= 0.0);
+}
+
+#[test]
+fn retries_with_a_delay_still_make_gnus_count_of_tries() {
+    let dir = std::env::temp_dir().join(format!("herd-retry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("tries");
+    let job = format!("date +%s.%N >> {}; false", log.display());
+    let (code, stdout, _) = run(&[
+        "--json",
+        "--retries",
+        "3",
+        "--retry-delay",
+        "0.2",
+        &job,
+        ":::",
+        "1",
+    ]);
+    assert_eq!(code, 1);
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["attempts"], 3);
+    let tries = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(tries.lines().count(), 3, "three tries in all");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

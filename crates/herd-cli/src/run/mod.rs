@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use clap::Args;
 use futures_util::stream::StreamExt;
 use herd::limit::{Quota, RateLimiter};
+use herd::resilience::{Failure, Retry, RetryError};
 use tokio::io::AsyncReadExt;
 
 use input::{Records, Source};
@@ -154,6 +155,15 @@ pub struct RunArgs {
     /// columns are the positional arguments.
     #[arg(long, short = 'C', value_name = "REGEX")]
     colsep: Option<String>,
+    /// Wait between tries (herd): this many seconds, doubling each time,
+    /// with full jitter.
+    #[arg(long = "retry-delay", value_name = "SECS")]
+    retry_delay: Option<f64>,
+    /// Print one JSON line per finished job (herd) instead of its output:
+    /// seq, command, exit_code, signal, start, runtime, attempts, stdout,
+    /// stderr.
+    #[arg(long)]
+    json: bool,
     /// Start at most this many jobs a second (herd): N/s, N/m or N/h.
     #[arg(long, value_name = "RATE")]
     rate: Option<String>,
@@ -267,9 +277,36 @@ struct Finished {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
     exit: Exit,
+    /// Tries made (`--retries`).
+    attempts: u32,
 }
 
 impl Finished {
+    /// `--json`: the job as one line of JSON, its output included.
+    fn json_line(&self) -> String {
+        let start = self
+            .start
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let (code, signal) = match self.exit {
+            Exit::Code(code) => (Some(code), None),
+            Exit::Signal(signal) => (None, Some(signal)),
+        };
+        let line = serde_json::json!({
+            "seq": self.seq,
+            "command": self.command,
+            "exit_code": code,
+            "signal": signal,
+            "start": start,
+            "runtime": self.runtime.as_secs_f64(),
+            "attempts": self.attempts,
+            "stdout": String::from_utf8_lossy(&self.stdout),
+            "stderr": String::from_utf8_lossy(&self.stderr),
+        });
+        format!("{line}\n")
+    }
+
     /// GNU's joblog line (a job killed by a signal logs its Exitval as GNU
     /// does: -1 after a timeout, as the shell saw it otherwise).
     fn joblog_line(&self, timed_out: bool) -> String {
@@ -528,6 +565,14 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         free_slots: Mutex::new((1..=slots).rev().collect()),
         starts,
         retries: args.retries.unwrap_or(1),
+        retry_delay: match args.retry_delay {
+            Some(secs) => Some(
+                Duration::try_from_secs_f64(secs)
+                    .map_err(|_| format!("--retry-delay {secs}: expected seconds"))?,
+            ),
+            None => None,
+        },
+        json: args.json,
         timeout,
         groups: Mutex::new(HashSet::new()),
     });
@@ -664,6 +709,10 @@ struct Runner {
     starts: Vec<RateLimiter>,
     /// `--retries`: tries in all; 0 for until one succeeds.
     retries: u32,
+    /// `--retry-delay`: the first backoff between tries.
+    retry_delay: Option<Duration>,
+    /// `--json`: one JSON line per job instead of its output.
+    json: bool,
     timeout: Option<Duration>,
     /// The process groups of the running jobs.
     groups: Mutex<HashSet<i32>>,
@@ -706,26 +755,57 @@ impl Runner {
                 stdout: tagged(tag.as_deref(), stdout),
                 stderr: Vec::new(),
                 exit: Exit::Code(0),
+                attempts: 0,
             };
         }
-        // GNU counts tries in total; 0 means until one succeeds.
-        let mut tries = 0u32;
-        loop {
-            tries += 1;
-            let attempt = self.attempt(&line, seq, slot).await;
-            let again = attempt.2.failed() && (self.retries == 0 || tries < self.retries);
-            if !again {
-                let (stdout, stderr, exit) = attempt;
-                return Finished {
-                    seq,
-                    command: line,
-                    start,
-                    runtime: began.elapsed(),
-                    stdout: tagged(tag.as_deref(), stdout),
-                    stderr: tagged(tag.as_deref(), stderr),
-                    exit,
-                };
-            }
+        // herd's Retry runs the tries: GNU counts them in all, and 0 means
+        // until one succeeds; --retry-delay adds jittered exponential
+        // backoff between them.
+        let tries = if self.retries == 0 {
+            u32::MAX
+        } else {
+            self.retries
+        };
+        let retry = match self.retry_delay {
+            Some(delay) => Retry::new()
+                .attempts(tries)
+                .backoff(delay, 2, delay.saturating_mul(64)),
+            None => Retry::new()
+                .attempts(tries)
+                .constant(Duration::ZERO)
+                .no_jitter(),
+        };
+        let mut attempts = 0;
+        let outcome = retry
+            .run(|_| {
+                attempts += 1;
+                async {
+                    let (stdout, stderr, exit) = self.attempt(&line, seq, slot).await;
+                    if exit.failed() {
+                        Err((stdout, stderr, exit))
+                    } else {
+                        Ok((stdout, stderr, exit))
+                    }
+                }
+            })
+            .await;
+        let (stdout, stderr, exit) = match outcome {
+            Ok(done) => done,
+            Err(RetryError::Exhausted {
+                last: Failure::Error(failed),
+                ..
+            }) => failed,
+            Err(other) => unreachable!("tries end only by success or exhaustion: {other:?}"),
+        };
+        Finished {
+            seq,
+            command: line,
+            start,
+            runtime: began.elapsed(),
+            stdout: tagged(tag.as_deref(), stdout),
+            stderr: tagged(tag.as_deref(), stderr),
+            exit,
+            attempts,
         }
     }
 
@@ -814,6 +894,11 @@ impl Runner {
     /// all of its standard error, never mixed with another job's.
     fn print(&self, finished: &Finished) {
         let mut out = std::io::stdout().lock();
+        if self.json {
+            let _ = out.write_all(finished.json_line().as_bytes());
+            let _ = out.flush();
+            return;
+        }
         let _ = out.write_all(&finished.stdout);
         let _ = out.flush();
         let mut err = std::io::stderr().lock();
