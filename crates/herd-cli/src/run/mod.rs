@@ -123,10 +123,11 @@ pub struct RunArgs {
     /// Use STR instead of `{}` for the argument.
     #[arg(short = 'I', value_name = "STR")]
     replace: Option<String>,
-    /// Kill a job (its whole process group) after this many seconds; it
-    /// counts as failed.
+    /// Kill a job (its whole process group) after this many seconds, or
+    /// N% of the median runtime of the jobs that succeeded; it counts as
+    /// failed.
     #[arg(long, value_name = "SECS")]
-    timeout: Option<f64>,
+    timeout: Option<String>,
     /// Try a failing job up to N times in all (GNU's count); 0 retries
     /// until it succeeds.
     #[arg(long, value_name = "N")]
@@ -371,6 +372,32 @@ fn kill_group(pgid: i32, signal: i32) {
     }
 }
 
+/// `--timeout`: seconds, or N% of the median runtime of successful jobs.
+#[derive(Clone, Copy, Debug)]
+enum Timeout {
+    Fixed(Duration),
+    OfMedian(f64),
+}
+
+fn parse_timeout(timeout: &str) -> Result<Timeout, String> {
+    let bad = || format!("--timeout {timeout}: expected seconds or N%");
+    match timeout.strip_suffix('%') {
+        Some(percent) => {
+            let percent: f64 = percent.parse().map_err(|_| bad())?;
+            if !percent.is_finite() || percent <= 0.0 {
+                return Err(bad());
+            }
+            Ok(Timeout::OfMedian(percent))
+        }
+        None => {
+            let secs: f64 = timeout.parse().map_err(|_| bad())?;
+            Duration::try_from_secs_f64(secs)
+                .map(Timeout::Fixed)
+                .map_err(|_| bad())
+        }
+    }
+}
+
 /// `--halt`: when to stop, and how.
 #[derive(Clone, Copy, Debug)]
 struct Halt {
@@ -545,13 +572,7 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         (None, true) => Some(Template::parse(&["{}".to_owned()], None)),
         (None, false) => None,
     };
-    let timeout = match args.timeout {
-        Some(secs) => Some(
-            Duration::try_from_secs_f64(secs)
-                .map_err(|_| format!("--timeout {secs}: expected seconds"))?,
-        ),
-        None => None,
-    };
+    let timeout = args.timeout.as_deref().map(parse_timeout).transpose()?;
     let halt = args.halt.as_deref().map(parse_halt).transpose()?;
     let mut joblog = match &args.joblog {
         None => None,
@@ -574,6 +595,7 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         },
         json: args.json,
         timeout,
+        runtimes: Mutex::new(Vec::new()),
         groups: Mutex::new(HashSet::new()),
     });
     // Ctrl-C (or SIGTERM) once: start no new job; twice: kill the running
@@ -630,7 +652,11 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         if let Some(log) = joblog.as_mut() {
             let line = finished
                 .joblog_line(finished.exit == Exit::Signal(libc::SIGTERM) && timeout.is_some());
+
             let _ = log.write_all(line.as_bytes());
+        }
+        if finished.exit == Exit::Code(0) {
+            runner.runtimes.lock().unwrap().push(finished.runtime);
         }
         done += 1;
         failed += u64::from(finished.exit.failed());
@@ -713,7 +739,9 @@ struct Runner {
     retry_delay: Option<Duration>,
     /// `--json`: one JSON line per job instead of its output.
     json: bool,
-    timeout: Option<Duration>,
+    timeout: Option<Timeout>,
+    /// Runtimes of the jobs that succeeded, for `--timeout N%`.
+    runtimes: Mutex<Vec<Duration>>,
     /// The process groups of the running jobs.
     groups: Mutex<HashSet<i32>>,
 }
@@ -848,7 +876,7 @@ impl Runner {
             let (_, _, status) = tokio::join!(read_out, read_err, child.wait());
             status
         };
-        let status = match self.timeout {
+        let status = match self.timeout() {
             None => waited.await,
             Some(limit) => {
                 let mut waited = std::pin::pin!(waited);
@@ -881,6 +909,23 @@ impl Runner {
             Err(_) => Exit::Code(1),
         };
         (stdout, stderr, exit)
+    }
+
+    /// This job's time limit: fixed, or a percentage of the median runtime
+    /// of the jobs that succeeded so far (none until one has).
+    fn timeout(&self) -> Option<Duration> {
+        match self.timeout? {
+            Timeout::Fixed(limit) => Some(limit),
+            Timeout::OfMedian(percent) => {
+                let mut runtimes = self.runtimes.lock().unwrap().clone();
+                if runtimes.is_empty() {
+                    return None;
+                }
+                runtimes.sort_unstable();
+                let median = runtimes[runtimes.len() / 2];
+                Some(median.mul_f64(percent / 100.0))
+            }
+        }
     }
 
     /// Kills every running job's process group at once.
