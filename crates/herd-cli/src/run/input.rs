@@ -114,14 +114,17 @@ fn split(
     })
 }
 
-/// The jobs' arguments, in GNU's order. One file (or standard input) alone
-/// is streamed, so a million lines run in bounded memory; otherwise every
-/// source is read first, since each combination needs them all.
-pub fn jobs(
+/// The jobs' arguments, in GNU's order, and with `header`, each source's
+/// first value (`--header :`: the names of its columns), taken out. One
+/// file (or standard input) alone is streamed, so a million lines run in
+/// bounded memory; otherwise every source is read first, since each
+/// combination needs them all.
+pub async fn jobs(
     sources: Sources,
     records: &Records,
     link_all: bool,
-) -> io::Result<BoxStream<'static, io::Result<Vec<String>>>> {
+    header: bool,
+) -> io::Result<(BoxStream<'static, io::Result<Vec<String>>>, Vec<String>)> {
     if let [group] = sources.groups.as_slice()
         && let [Source::File(path)] = group.as_slice()
     {
@@ -138,13 +141,22 @@ pub fn jobs(
                     }
                 }
             })?;
-        return Ok(rx.boxed());
+        let mut names = Vec::new();
+        if header && let Ok(first) = rx.recv().await {
+            names.extend(first?);
+        }
+        return Ok((rx.boxed(), names));
     }
     let mut values: Vec<Vec<Vec<String>>> = Vec::new();
+    let mut names = Vec::new();
     for group in &sources.groups {
         let mut columns = Vec::new();
         for source in group {
-            columns.push(read_all(source, records)?);
+            let mut column = read_all(source, records)?;
+            if header && !column.is_empty() {
+                names.push(column.remove(0));
+            }
+            columns.push(column);
         }
         values.push(columns);
     }
@@ -158,7 +170,7 @@ pub fn jobs(
             .collect();
         product(&groups)
     };
-    Ok(stream::iter(rows.into_iter().map(Ok)).boxed())
+    Ok((stream::iter(rows.into_iter().map(Ok)).boxed(), names))
 }
 
 /// The n-th values of each column together: cut to the shortest, or, with

@@ -42,7 +42,6 @@ const UNSUPPORTED: &[&str] = &[
     "-X",
     "-m",
     "--xargs",
-    "--header",
     "--results",
     "--res",
     "--line-buffer",
@@ -165,6 +164,10 @@ pub struct RunArgs {
     /// stderr.
     #[arg(long)]
     json: bool,
+    /// `--header :`: the first value of each source (with --colsep, each
+    /// column of the first record) names its column, usable as {name}.
+    #[arg(long, value_name = ":")]
+    header: Option<String>,
     /// Start at most this many jobs a second (herd): N/s, N/m or N/h.
     #[arg(long, value_name = "RATE")]
     rate: Option<String>,
@@ -534,8 +537,19 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
             starts.push(RateLimiter::new(quota));
         }
     }
-    let jobs = input::jobs(sources, &records, args.link).map_err(|e| e.to_string())?;
+    let header = match args.header.as_deref() {
+        None => false,
+        Some(":") => true,
+        Some(other) => {
+            return Err(format!("--header {other}: only `--header :` is supported"));
+        }
+    };
+    let (jobs, headers) = input::jobs(sources, &records, args.link, header)
+        .await
+        .map_err(|e| e.to_string())?;
     let shape = Shape::new(&args)?;
+    // Each header record, split into columns as the records will be.
+    let names = shape.apply(headers);
     let per_job = args.max_records.or(args.max_args).unwrap_or(1);
     let jobs = match per_job {
         // -N0: one job per record, with no argument.
@@ -563,7 +577,7 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
     if command.iter().any(|word| word.contains("{=")) {
         return Err("{= perl expression =} replacement strings are GNU parallel's and herd run does not support them".into());
     }
-    let template = Template::parse(&command, args.replace.as_deref());
+    let template = Template::parse_named(&command, args.replace.as_deref(), &names);
     let tag = match (&args.tagstring, args.tag) {
         (Some(tagstring), _) => Some(Template::parse(
             std::slice::from_ref(tagstring),

@@ -76,6 +76,12 @@ impl Template {
     /// Parses the command words (joined by spaces, as GNU joins them).
     /// `replace` is `-I`'s string, which stands for `{}`.
     pub fn parse(words: &[String], replace: Option<&str>) -> Template {
+        Template::parse_named(words, replace, &[])
+    }
+
+    /// As [`parse`](Template::parse), with `--header :`'s column names,
+    /// each usable as `{name}` (with the same modifiers) for its column.
+    pub fn parse_named(words: &[String], replace: Option<&str>, names: &[String]) -> Template {
         let command = words.join(" ");
         let mut pieces = Vec::new();
         let mut text = String::new();
@@ -93,7 +99,7 @@ impl Template {
             }
             if rest.starts_with('{')
                 && let Some(end) = rest.find('}')
-                && let Some(piece) = Template::piece(&rest[1..end], replace.is_none())
+                && let Some(piece) = Template::piece(&rest[1..end], replace.is_none(), names)
             {
                 flush(&mut text, &mut pieces);
                 // Any replacement string, {#} and {%} included, stops the
@@ -116,11 +122,18 @@ impl Template {
     }
 
     /// The piece `{inner}` stands for, if it is a replacement string.
-    fn piece(inner: &str, default_strings: bool) -> Option<Piece> {
+    fn piece(inner: &str, default_strings: bool, names: &[String]) -> Option<Piece> {
         match inner {
             "#" => return Some(Piece::Seq),
             "%" => return Some(Piece::Slot),
             _ => {}
+        }
+        for (column, name) in names.iter().enumerate() {
+            if let Some(modifier) = inner.strip_prefix(name.as_str())
+                && let Some(part) = part(modifier)
+            {
+                return Some(Piece::Arg(Some(column as i64 + 1), part));
+            }
         }
         // Positional: {n} {-n} with a modifier.
         let digits_end = inner
