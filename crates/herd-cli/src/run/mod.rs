@@ -44,8 +44,6 @@ const UNSUPPORTED: &[&str] = &[
     "--xargs",
     "--results",
     "--res",
-    "--line-buffer",
-    "--lb",
     "--bar",
     "--eta",
     "--progress",
@@ -91,6 +89,10 @@ pub struct RunArgs {
     /// different jobs may mix.
     #[arg(short = 'u', long = "ungroup")]
     ungroup: bool,
+    /// Print each output line as soon as it is complete (lines of different
+    /// jobs never mix within a line).
+    #[arg(long = "line-buffer", visible_alias = "lb")]
+    line_buffer: bool,
     /// Prefix each output line with the job's arguments and a tab.
     #[arg(long)]
     tag: bool,
@@ -507,6 +509,9 @@ fn parse_rate(rate: &str) -> Result<Quota, String> {
 
 async fn prepare(args: RunArgs) -> Result<i32, String> {
     let slots = parse_jobs(args.jobs.as_deref())?;
+    if args.line_buffer && args.keep_order {
+        return Err("--line-buffer with -k is not supported yet".into());
+    }
     let delimiter = match (&args.delimiter, args.null) {
         (Some(d), _) => parse_delimiter(d)?,
         (None, true) => 0,
@@ -608,6 +613,7 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
             None => None,
         },
         json: args.json,
+        line_buffer: args.line_buffer,
         timeout,
         runtimes: Mutex::new(Vec::new()),
         groups: Mutex::new(HashSet::new()),
@@ -753,6 +759,8 @@ struct Runner {
     retry_delay: Option<Duration>,
     /// `--json`: one JSON line per job instead of its output.
     json: bool,
+    /// `--line-buffer`: each output line as soon as it is complete.
+    line_buffer: bool,
     timeout: Option<Timeout>,
     /// Runtimes of the jobs that succeeded, for `--timeout N%`.
     runtimes: Mutex<Vec<Duration>>,
@@ -822,7 +830,8 @@ impl Runner {
             .run(|_| {
                 attempts += 1;
                 async {
-                    let (stdout, stderr, exit) = self.attempt(&line, seq, slot).await;
+                    let (stdout, stderr, exit) =
+                        self.attempt(&line, seq, slot, tag.as_deref()).await;
                     if exit.failed() {
                         Err((stdout, stderr, exit))
                     } else {
@@ -852,7 +861,13 @@ impl Runner {
     }
 
     /// One try of a job: `/bin/sh -c line` in its own process group.
-    async fn attempt(&self, line: &str, seq: u64, slot: usize) -> (Vec<u8>, Vec<u8>, Exit) {
+    async fn attempt(
+        &self,
+        line: &str,
+        seq: u64,
+        slot: usize,
+        tag: Option<&str>,
+    ) -> (Vec<u8>, Vec<u8>, Exit) {
         let mut command = tokio::process::Command::new("/bin/sh");
         command
             .arg("-c")
@@ -876,14 +891,15 @@ impl Runner {
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         let out = child.stdout.take();
         let err = child.stderr.take();
+        let line_buffer = self.line_buffer;
         let read_out = async {
-            if let Some(mut out) = out {
-                let _ = out.read_to_end(&mut stdout).await;
+            if let Some(out) = out {
+                read_pipe(out, &mut stdout, line_buffer.then_some((tag, false))).await;
             }
         };
         let read_err = async {
-            if let Some(mut err) = err {
-                let _ = err.read_to_end(&mut stderr).await;
+            if let Some(err) = err {
+                read_pipe(err, &mut stderr, line_buffer.then_some((tag, true))).await;
             }
         };
         let waited = async {
@@ -962,6 +978,39 @@ impl Runner {
         let _ = out.flush();
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(&finished.stderr);
+    }
+}
+
+/// Reads a job's pipe: all of it into `kept`, or with `--line-buffer`
+/// (`live` is the tag and whether this is standard error) each complete
+/// line straight to the runner's output, whole, as it comes.
+async fn read_pipe(
+    pipe: impl tokio::io::AsyncRead + Unpin,
+    kept: &mut Vec<u8>,
+    live: Option<(Option<&str>, bool)>,
+) {
+    let Some((tag, is_err)) = live else {
+        let mut pipe = pipe;
+        let _ = pipe.read_to_end(kept).await;
+        return;
+    };
+    let mut lines = tokio::io::BufReader::new(pipe);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match tokio::io::AsyncBufReadExt::read_until(&mut lines, b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let out = tagged(tag, std::mem::take(&mut line));
+                if is_err {
+                    let _ = std::io::stderr().lock().write_all(&out);
+                } else {
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = stdout.write_all(&out);
+                    let _ = stdout.flush();
+                }
+            }
+        }
     }
 }
 
