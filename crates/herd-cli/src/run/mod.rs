@@ -47,8 +47,6 @@ const UNSUPPORTED: &[&str] = &[
     "--bar",
     "--eta",
     "--progress",
-    "--resume",
-    "--resume-failed",
     "--plus",
     "--term-seq",
     "--onall",
@@ -136,6 +134,13 @@ pub struct RunArgs {
     /// Log each job in GNU's tab-separated format; `+FILE` appends.
     #[arg(long, value_name = "FILE")]
     joblog: Option<String>,
+    /// Skip the jobs the joblog shows as run (matched by sequence number,
+    /// as GNU does); the log is appended to.
+    #[arg(long)]
+    resume: bool,
+    /// As --resume, but run again the jobs the joblog shows as failed.
+    #[arg(long = "resume-failed")]
+    resume_failed: bool,
     /// Stop on a condition: now|soon,fail|success|done=N or N%.
     #[arg(long, value_name = "WHEN,RULE")]
     halt: Option<String>,
@@ -593,9 +598,18 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
     };
     let timeout = args.timeout.as_deref().map(parse_timeout).transpose()?;
     let halt = args.halt.as_deref().map(parse_halt).transpose()?;
+    let resuming = args.resume || args.resume_failed;
+    let done_before = match (&args.joblog, resuming) {
+        (None, true) => return Err("--resume and --resume-failed need --joblog".into()),
+        (Some(path), true) => read_joblog(path.trim_start_matches('+'), args.resume_failed)
+            .map_err(|e| format!("--joblog {path}: {e}"))?,
+        _ => HashSet::new(),
+    };
     let mut joblog = match &args.joblog {
         None => None,
-        Some(path) => Some(open_joblog(path).map_err(|e| format!("--joblog {path}: {e}"))?),
+        Some(path) => {
+            Some(open_joblog(path, resuming).map_err(|e| format!("--joblog {path}: {e}"))?)
+        }
     };
     let runner = Arc::new(Runner {
         template,
@@ -633,13 +647,16 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
             (seq, job)
         })
     };
+    let done_before = Arc::new(done_before);
     let call = {
         let runner = runner.clone();
         move |(seq, job): (u64, std::io::Result<Vec<String>>)| {
-            let runner = runner.clone();
+            let (runner, done_before) = (runner.clone(), done_before.clone());
             async move {
                 match job {
-                    Ok(args) => Ok(runner.job(seq, args).await),
+                    // Already in the joblog: not run again (--resume).
+                    Ok(_) if done_before.contains(&seq) => Ok(None),
+                    Ok(args) => Ok(Some(runner.job(seq, args).await)),
                     Err(error) => Err(error.to_string()),
                 }
             }
@@ -668,6 +685,7 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
                 .into_failure()
                 .unwrap_or_else(|| "a job panicked".into())
         })?;
+        let Some(finished) = finished else { continue };
         runner.print(&finished);
         if let Some(log) = joblog.as_mut() {
             let line = finished
@@ -728,11 +746,51 @@ fn halted(halt: Halt, finished: &Finished, done: u64, failed: u64) -> Option<i32
     })
 }
 
-/// Opens the joblog: `FILE` is written afresh with GNU's header; `+FILE`
-/// is appended to, without one (as GNU does).
-fn open_joblog(path: &str) -> std::io::Result<File> {
+/// The sequence numbers a joblog shows as run: every one, or with
+/// `failed_again` only those that succeeded (the failed ones run again).
+/// A missing log is an empty one.
+fn read_joblog(path: &str, failed_again: bool) -> std::io::Result<HashSet<u64>> {
+    let log = match std::fs::read_to_string(path) {
+        Ok(log) => log,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(error) => return Err(error),
+    };
+    let mut done = HashSet::new();
+    for line in log.lines().skip_while(|line| line.starts_with("Seq\t")) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let (Some(seq), Some(exitval), Some(signal)) = (
+            fields.first().and_then(|f| f.parse::<u64>().ok()),
+            fields.get(6),
+            fields.get(7),
+        ) else {
+            continue;
+        };
+        let succeeded = *exitval == "0" && *signal == "0";
+        if succeeded || !failed_again {
+            done.insert(seq);
+        } else {
+            done.remove(&seq);
+        }
+    }
+    Ok(done)
+}
+
+/// Opens the joblog: `FILE` is written afresh with GNU's header; `+FILE`,
+/// or any log being resumed, is appended to (with the header only if it
+/// is new).
+fn open_joblog(path: &str, resuming: bool) -> std::io::Result<File> {
     match path.strip_prefix('+') {
         Some(path) => OpenOptions::new().create(true).append(true).open(path),
+        None if resuming => {
+            let new = !std::path::Path::new(path).exists();
+            let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+            if new {
+                file.write_all(
+                    b"Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
+                )?;
+            }
+            Ok(file)
+        }
         None => {
             let mut file = File::create(path)?;
             file.write_all(
