@@ -42,8 +42,6 @@ const UNSUPPORTED: &[&str] = &[
     "-X",
     "-m",
     "--xargs",
-    "--results",
-    "--res",
     "--bar",
     "--eta",
     "--progress",
@@ -91,6 +89,10 @@ pub struct RunArgs {
     /// jobs never mix within a line).
     #[arg(long = "line-buffer", visible_alias = "lb")]
     line_buffer: bool,
+    /// Save each job's output in DIR, in GNU's layout, instead of printing
+    /// it.
+    #[arg(long, visible_alias = "res", value_name = "DIR")]
+    results: Option<String>,
     /// Prefix each output line with the job's arguments and a tab.
     #[arg(long)]
     tag: bool,
@@ -282,6 +284,8 @@ impl Exit {
 /// A finished job, for its output, the joblog and the exit status.
 struct Finished {
     seq: u64,
+    /// The job's arguments, for `--results`.
+    args: Vec<String>,
     command: String,
     start: SystemTime,
     runtime: Duration,
@@ -628,6 +632,8 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         },
         json: args.json,
         line_buffer: args.line_buffer,
+        results: args.results.clone().map(std::path::PathBuf::from),
+        names: names.clone(),
         timeout,
         runtimes: Mutex::new(Vec::new()),
         groups: Mutex::new(HashSet::new()),
@@ -819,6 +825,10 @@ struct Runner {
     json: bool,
     /// `--line-buffer`: each output line as soon as it is complete.
     line_buffer: bool,
+    /// `--results DIR`: output saved in files instead of printed.
+    results: Option<std::path::PathBuf>,
+    /// `--header :`'s column names.
+    names: Vec<String>,
     timeout: Option<Timeout>,
     /// Runtimes of the jobs that succeeded, for `--timeout N%`.
     runtimes: Mutex<Vec<Duration>>,
@@ -857,6 +867,7 @@ impl Runner {
             stdout.push(b'\n');
             return Finished {
                 seq,
+                args,
                 command: line,
                 start,
                 runtime: Duration::ZERO,
@@ -908,6 +919,7 @@ impl Runner {
         };
         Finished {
             seq,
+            args,
             command: line,
             start,
             runtime: began.elapsed(),
@@ -1016,6 +1028,27 @@ impl Runner {
         }
     }
 
+    /// `--results DIR`: the job's output in GNU's layout,
+    /// `DIR/<column>/<value>/.../{seq,stdout,stderr}`, a column being its
+    /// number from 1 or its `--header` name, a value with `\` written `\\`
+    /// and `/` written `\_`.
+    fn save(&self, dir: &std::path::Path, finished: &Finished) -> std::io::Result<()> {
+        let mut path = dir.to_path_buf();
+        for (i, value) in finished.args.iter().enumerate() {
+            let column = self
+                .names
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| (i + 1).to_string());
+            path.push(column);
+            path.push(value.replace('\\', "\\\\").replace('/', "\\_"));
+        }
+        std::fs::create_dir_all(&path)?;
+        std::fs::write(path.join("seq"), finished.seq.to_string())?;
+        std::fs::write(path.join("stdout"), &finished.stdout)?;
+        std::fs::write(path.join("stderr"), &finished.stderr)
+    }
+
     /// Kills every running job's process group at once.
     fn kill_all(&self) {
         for &pgid in self.groups.lock().unwrap().iter() {
@@ -1026,6 +1059,12 @@ impl Runner {
     /// Writes a finished job's output: all of its standard output, then
     /// all of its standard error, never mixed with another job's.
     fn print(&self, finished: &Finished) {
+        if let Some(dir) = &self.results {
+            if let Err(error) = self.save(dir, finished) {
+                eprintln!("herd run: --results {}: {error}", dir.display());
+            }
+            return;
+        }
         let mut out = std::io::stdout().lock();
         if self.json {
             let _ = out.write_all(finished.json_line().as_bytes());
