@@ -42,9 +42,6 @@ const UNSUPPORTED: &[&str] = &[
     "-X",
     "-m",
     "--xargs",
-    "--bar",
-    "--eta",
-    "--progress",
     "--plus",
     "--term-seq",
     "--onall",
@@ -89,6 +86,11 @@ pub struct RunArgs {
     /// jobs never mix within a line).
     #[arg(long = "line-buffer", visible_alias = "lb")]
     line_buffer: bool,
+    /// Show progress on standard error (only when it is a terminal):
+    /// --bar, --eta and --progress all show jobs done, running and failed,
+    /// and the time left at the current pace.
+    #[arg(long, visible_alias = "eta", alias = "progress")]
+    bar: bool,
     /// Save each job's output in DIR, in GNU's layout, instead of printing
     /// it.
     #[arg(long, visible_alias = "res", value_name = "DIR")]
@@ -386,6 +388,32 @@ fn kill_group(pgid: i32, signal: i32) {
     }
 }
 
+/// `--bar`, `--eta`, `--progress`: one line on a terminal's standard
+/// error, rewritten as jobs finish.
+struct Progress {
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn update(&mut self, done: u64, failed: u64, running: usize) {
+        let pace = self.started.elapsed().as_secs_f64() / done.max(1) as f64;
+        let _ = write!(
+            std::io::stderr().lock(),
+            "\r\x1b[K{done} done ({failed} failed), {running} running, {pace:.3}s a job"
+        );
+    }
+
+    fn finish(self) {
+        let _ = writeln!(std::io::stderr().lock());
+    }
+}
+
 /// `--timeout`: seconds, or N% of the median runtime of successful jobs.
 #[derive(Clone, Copy, Debug)]
 enum Timeout {
@@ -669,6 +697,8 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         }
     };
     let (mut done, mut failed) = (0u64, 0u64);
+    let mut progress =
+        (args.bar && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(Progress::new);
     let mut status = None;
     // --dry-run prints in input order, as GNU does.
     let mut outcomes = if args.keep_order || args.dry_run {
@@ -704,6 +734,9 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         }
         done += 1;
         failed += u64::from(finished.exit.failed());
+        if let Some(progress) = progress.as_mut() {
+            progress.update(done, failed, runner.groups.lock().unwrap().len());
+        }
         if let Some(halt) = halt
             && status.is_none()
             && let Some(code) = halted(halt, &finished, done, failed)
@@ -717,6 +750,9 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         }
     }
     drop(outcomes);
+    if let Some(progress) = progress {
+        progress.finish();
+    }
     Ok(status.unwrap_or_else(|| i32::try_from(failed.min(101)).expect("at most 101")))
 }
 
