@@ -21,6 +21,24 @@ enum Command {
     /// Run a command for each input, many at once (GNU parallel's command
     /// line).
     Run(run::RunArgs),
+    /// Print shell completions for herd (bash, zsh, fish, elvish,
+    /// powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print a man page (roff): herd's, or with `run`, herd-run's.
+    Man {
+        /// The subcommand whose page to print.
+        subcommand: Option<String>,
+    },
+}
+
+/// Writes `bytes` to standard output; a closed pipe ends quietly.
+fn print(bytes: &[u8]) -> i32 {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(bytes);
+    0
 }
 
 fn main() {
@@ -41,12 +59,43 @@ fn main() {
             std::process::exit(code);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("starting the tokio runtime");
     let code = match cli.command {
-        Command::Run(args) => runtime.block_on(run::run(args)),
+        Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("starting the tokio runtime")
+            .block_on(run::run(args)),
+        // Both are made from the same definitions as the options and their
+        // help, into memory first: a reader that stops early (`| head`) is
+        // not an error.
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "herd", &mut script);
+            print(&script)
+        }
+        Command::Man { subcommand } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            if let Some(name) = subcommand {
+                let page_name = match name.as_str() {
+                    "run" => "herd-run",
+                    _ => {
+                        eprintln!("herd man: no page for {name}; try `herd man run`");
+                        std::process::exit(run::USAGE);
+                    }
+                };
+                let sub = command
+                    .find_subcommand(&name)
+                    .cloned()
+                    .expect("run is a subcommand");
+                command = sub.name(page_name);
+            }
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut page)
+                .expect("rendering into memory");
+            print(&page)
+        }
     };
     std::process::exit(code);
 }

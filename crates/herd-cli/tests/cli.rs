@@ -222,3 +222,27 @@ fn retries_with_a_delay_still_make_gnus_count_of_tries() {
     assert_eq!(tries.lines().count(), 3, "three tries in all");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_same_definitions() {
+    let completions = herd().args(["completions", "bash"]).output().unwrap();
+    assert!(completions.status.success());
+    let script = String::from_utf8_lossy(&completions.stdout);
+    assert!(
+        script.contains("--keep-order") && script.contains("--joblog"),
+        "{script}"
+    );
+    let man = herd().arg("man").output().unwrap();
+    assert!(man.status.success());
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        page.starts_with(".ie") && page.contains(".TH herd 1"),
+        "{page}"
+    );
+    let run_page = herd().args(["man", "run"]).output().unwrap();
+    let run_page = String::from_utf8_lossy(&run_page.stdout);
+    assert!(
+        run_page.contains("herd\\-run") && run_page.contains("keep\\-order"),
+        "{run_page}"
+    );
+}
