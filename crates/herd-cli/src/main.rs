@@ -20,7 +20,7 @@ struct Cli {
 enum Command {
     /// Run a command for each input, many at once (GNU parallel's command
     /// line).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Print shell completions for herd (bash, zsh, fish, elvish,
     /// powershell).
     Completions {
@@ -64,7 +64,7 @@ fn main() {
             .enable_all()
             .build()
             .expect("starting the tokio runtime")
-            .block_on(run::run(args)),
+            .block_on(run::run(*args)),
         // Both are made from the same definitions as the options and their
         // help, into memory first: a reader that stops early (`| head`) is
         // not an error.
