@@ -43,7 +43,6 @@ const UNSUPPORTED: &[&str] = &[
     "-m",
     "--xargs",
     "--plus",
-    "--term-seq",
     "--onall",
     "--nonall",
     "--transfer",
@@ -131,6 +130,10 @@ pub struct RunArgs {
     /// failed.
     #[arg(long, value_name = "SECS")]
     timeout: Option<String>,
+    /// Signals for a timed-out job, each with a wait in milliseconds.
+    /// Default: TERM,200,TERM,100,TERM,50,KILL,25 (GNU's).
+    #[arg(long = "term-seq", value_name = "SIG,MS,...")]
+    term_seq: Option<String>,
     /// Try a failing job up to N times in all (GNU's count); 0 retries
     /// until it succeeds.
     #[arg(long, value_name = "N")]
@@ -294,6 +297,8 @@ struct Finished {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
     exit: Exit,
+    /// Whether the last try ran out of `--timeout`.
+    timed_out: bool,
     /// Tries made (`--retries`).
     attempts: u32,
 }
@@ -326,7 +331,7 @@ impl Finished {
 
     /// GNU's joblog line (a job killed by a signal logs its Exitval as GNU
     /// does: -1 after a timeout, as the shell saw it otherwise).
-    fn joblog_line(&self, timed_out: bool) -> String {
+    fn joblog_line(&self) -> String {
         let start = self
             .start
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -334,7 +339,7 @@ impl Finished {
             .as_secs_f64();
         let (exitval, signal) = match self.exit {
             Exit::Code(code) => (code, 0),
-            Exit::Signal(signal) if timed_out => (-1, signal),
+            Exit::Signal(signal) if self.timed_out => (-1, signal),
             Exit::Signal(signal) => (0, signal),
         };
         format!(
@@ -438,6 +443,35 @@ fn parse_timeout(timeout: &str) -> Result<Timeout, String> {
                 .map_err(|_| bad())
         }
     }
+}
+
+/// GNU's default `--term-seq`.
+const DEFAULT_TERM_SEQ: &str = "TERM,200,TERM,100,TERM,50,KILL,25";
+
+/// `--term-seq SIG,MS,SIG,MS...`: signals by name, waits in milliseconds.
+fn parse_term_seq(seq: &str) -> Result<Vec<(i32, Duration)>, String> {
+    let bad = || format!("--term-seq {seq}: expected SIGNAL,MS pairs, such as TERM,200,KILL,25");
+    let parts: Vec<&str> = seq.split(',').collect();
+    if !parts.len().is_multiple_of(2) || parts.is_empty() {
+        return Err(bad());
+    }
+    parts
+        .chunks(2)
+        .map(|pair| {
+            let signal = match pair[0].trim_start_matches("SIG") {
+                "TERM" => libc::SIGTERM,
+                "KILL" => libc::SIGKILL,
+                "INT" => libc::SIGINT,
+                "HUP" => libc::SIGHUP,
+                "QUIT" => libc::SIGQUIT,
+                "USR1" => libc::SIGUSR1,
+                "USR2" => libc::SIGUSR2,
+                _ => return Err(bad()),
+            };
+            let ms: u64 = pair[1].parse().map_err(|_| bad())?;
+            Ok((signal, Duration::from_millis(ms)))
+        })
+        .collect()
 }
 
 /// `--halt`: when to stop, and how.
@@ -664,6 +698,7 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         names: names.clone(),
         timeout,
         runtimes: Mutex::new(Vec::new()),
+        term_seq: parse_term_seq(args.term_seq.as_deref().unwrap_or(DEFAULT_TERM_SEQ))?,
         groups: Mutex::new(HashSet::new()),
     });
     // Ctrl-C (or SIGTERM) once: start no new job; twice: kill the running
@@ -724,8 +759,7 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         let Some(finished) = finished else { continue };
         runner.print(&finished);
         if let Some(log) = joblog.as_mut() {
-            let line = finished
-                .joblog_line(finished.exit == Exit::Signal(libc::SIGTERM) && timeout.is_some());
+            let line = finished.joblog_line();
 
             let _ = log.write_all(line.as_bytes());
         }
@@ -866,6 +900,8 @@ struct Runner {
     /// `--header :`'s column names.
     names: Vec<String>,
     timeout: Option<Timeout>,
+    /// `--term-seq`: the signals a timed-out job gets, each with a wait.
+    term_seq: Vec<(i32, Duration)>,
     /// Runtimes of the jobs that succeeded, for `--timeout N%`.
     runtimes: Mutex<Vec<Duration>>,
     /// The process groups of the running jobs.
@@ -910,6 +946,7 @@ impl Runner {
                 stdout: tagged(tag.as_deref(), stdout),
                 stderr: Vec::new(),
                 exit: Exit::Code(0),
+                timed_out: false,
                 attempts: 0,
             };
         }
@@ -935,17 +972,16 @@ impl Runner {
             .run(|_| {
                 attempts += 1;
                 async {
-                    let (stdout, stderr, exit) =
-                        self.attempt(&line, seq, slot, tag.as_deref()).await;
-                    if exit.failed() {
-                        Err((stdout, stderr, exit))
+                    let tried = self.attempt(&line, seq, slot, tag.as_deref()).await;
+                    if tried.2.failed() {
+                        Err(tried)
                     } else {
-                        Ok((stdout, stderr, exit))
+                        Ok(tried)
                     }
                 }
             })
             .await;
-        let (stdout, stderr, exit) = match outcome {
+        let (stdout, stderr, exit, timed_out) = match outcome {
             Ok(done) => done,
             Err(RetryError::Exhausted {
                 last: Failure::Error(failed),
@@ -962,6 +998,7 @@ impl Runner {
             stdout: tagged(tag.as_deref(), stdout),
             stderr: tagged(tag.as_deref(), stderr),
             exit,
+            timed_out,
             attempts,
         }
     }
@@ -973,7 +1010,7 @@ impl Runner {
         seq: u64,
         slot: usize,
         tag: Option<&str>,
-    ) -> (Vec<u8>, Vec<u8>, Exit) {
+    ) -> (Vec<u8>, Vec<u8>, Exit, bool) {
         let mut command = tokio::process::Command::new("/bin/sh");
         command
             .arg("-c")
@@ -990,7 +1027,7 @@ impl Runner {
             Ok(child) => child,
             Err(error) => {
                 let message = format!("herd run: could not start /bin/sh: {error}\n");
-                return (Vec::new(), message.into_bytes(), Exit::Code(127));
+                return (Vec::new(), message.into_bytes(), Exit::Code(127), false);
             }
         };
         let group = Group::new(child.id().expect("a child just spawned"), &self.groups);
@@ -1012,6 +1049,7 @@ impl Runner {
             let (_, _, status) = tokio::join!(read_out, read_err, child.wait());
             status
         };
+        let mut timed_out = false;
         let status = match self.timeout() {
             None => waited.await,
             Some(limit) => {
@@ -1019,12 +1057,20 @@ impl Runner {
                 match tokio::time::timeout(limit, &mut waited).await {
                     Ok(status) => status,
                     Err(_) => {
-                        // GNU's default --term-seq, cut short: TERM, then
-                        // KILL if it lingers.
-                        group.signal(libc::SIGTERM);
-                        match tokio::time::timeout(Duration::from_millis(200), &mut waited).await {
-                            Ok(status) => status,
-                            Err(_) => {
+                        timed_out = true;
+                        // --term-seq: each signal, then its wait; after the
+                        // last, SIGKILL if the job still lingers.
+                        let mut ended = None;
+                        for &(signal, wait) in &self.term_seq {
+                            group.signal(signal);
+                            if let Ok(status) = tokio::time::timeout(wait, &mut waited).await {
+                                ended = Some(status);
+                                break;
+                            }
+                        }
+                        match ended {
+                            Some(status) => status,
+                            None => {
                                 group.signal(libc::SIGKILL);
                                 waited.await
                             }
@@ -1044,7 +1090,7 @@ impl Runner {
             },
             Err(_) => Exit::Code(1),
         };
-        (stdout, stderr, exit)
+        (stdout, stderr, exit, timed_out)
     }
 
     /// This job's time limit: fixed, or a percentage of the median runtime
