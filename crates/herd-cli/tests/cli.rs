@@ -246,3 +246,43 @@ fn completions_and_the_man_page_come_from_the_same_definitions() {
         "{run_page}"
     );
 }
+
+#[test]
+fn ctrl_c_once_ends_the_run_even_while_input_is_still_open() {
+    use std::io::Write;
+    let mut child = herd()
+        .args(["run", "-j", "2", "sleep 0.5; echo {}"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"first\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: a plain signal to the runner we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    // The input stays open (stdin is still held here): the runner must not
+    // wait for more of it.
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the runner waited for input"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    assert!(status.success());
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(out, "first\n");
+}

@@ -9,7 +9,6 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -704,12 +703,14 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
     // Ctrl-C (or SIGTERM) once: start no new job; twice: kill the running
     // ones. A halt "soon" stops starting jobs the same way.
     let shutdown = herd::shutdown::Shutdown::with_signals();
-    let stop_starting = Arc::new(AtomicBool::new(false));
+    // Cancelled by the first signal (through the shutdown's token) or by a
+    // halt "soon": the input ends at once, even if none is arriving.
+    let stop_starting = shutdown.token().child();
     let mut seq = 0u64;
     let numbered = {
-        let (stop, shutdown) = (stop_starting.clone(), shutdown.clone());
-        jobs.take_while(move |_| {
-            std::future::ready(!stop.load(Ordering::SeqCst) && !shutdown.is_triggered())
+        let stop = stop_starting.clone();
+        jobs.take_until(async move {
+            stop.cancelled().await;
         })
         .map(move |job| {
             seq += 1;
@@ -780,7 +781,7 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
                 runner.kill_all();
                 break;
             }
-            stop_starting.store(true, Ordering::SeqCst);
+            stop_starting.cancel("--halt soon");
         }
     }
     drop(outcomes);
