@@ -41,7 +41,6 @@ const UNSUPPORTED: &[&str] = &[
     "-X",
     "-m",
     "--xargs",
-    "--plus",
     "--onall",
     "--nonall",
     "--transfer",
@@ -177,6 +176,10 @@ pub struct RunArgs {
     /// stderr.
     #[arg(long)]
     json: bool,
+    /// Also GNU's --plus replacement strings: {##} (the number of jobs),
+    /// {..} {...} {/..} {/...} (fewer extensions), {+/} {+.} {+..} {+...}.
+    #[arg(long)]
+    plus: bool,
     /// `--header :`: the first value of each source (with --colsep, each
     /// column of the first record) names its column, usable as {name}.
     #[arg(long, value_name = ":")]
@@ -652,7 +655,15 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
     if command.iter().any(|word| word.contains("{=")) {
         return Err("{= perl expression =} replacement strings are GNU parallel's and herd run does not support them".into());
     }
-    let template = Template::parse_named(&command, args.replace.as_deref(), &names);
+    let mut template = Template::parse_named(&command, args.replace.as_deref(), &names, args.plus);
+    // {##} needs every job counted first.
+    let jobs = if template.uses_total() {
+        let all: Vec<_> = jobs.collect().await;
+        template.set_total(all.len() as u64);
+        futures_util::stream::iter(all).boxed()
+    } else {
+        jobs
+    };
     let tag = match (&args.tagstring, args.tag) {
         (Some(tagstring), _) => Some(Template::parse(
             std::slice::from_ref(tagstring),

@@ -34,6 +34,15 @@ enum Part {
     Dir,
     /// `{/.}`: the basename without its extension.
     BaseNoExt,
+    /// `--plus`: `{..}` and `{...}`: without two or three extensions.
+    NoExts(usize),
+    /// `--plus`: `{/..}`, `{/...}`: the basename without two or three.
+    BaseNoExts(usize),
+    /// `--plus`: `{+/}`: the directory, empty if there is none.
+    PlusDir,
+    /// `--plus`: `{+.}`, `{+..}`, `{+...}`: the last one to three
+    /// extensions, without the dot before them.
+    Exts(usize),
 }
 
 /// One piece of a template.
@@ -47,6 +56,8 @@ enum Piece {
     Seq,
     /// `{%}`: the job slot.
     Slot,
+    /// `--plus`'s `{##}`: the number of jobs.
+    Total,
 }
 
 /// A parsed command template.
@@ -58,16 +69,26 @@ pub struct Template {
     uses_args: bool,
     /// An empty command: each argument is itself the command.
     empty: bool,
+    /// `{##}`: the number of jobs, once known.
+    total: Option<u64>,
 }
 
 /// The parts of `{...}` a modifier string names.
-fn part(modifier: &str) -> Option<Part> {
-    Some(match modifier {
-        "" => Part::All,
-        "." => Part::NoExt,
-        "/" => Part::Base,
-        "//" => Part::Dir,
-        "/." => Part::BaseNoExt,
+fn part(modifier: &str, plus: bool) -> Option<Part> {
+    Some(match (modifier, plus) {
+        ("", _) => Part::All,
+        (".", _) => Part::NoExt,
+        ("/", _) => Part::Base,
+        ("//", _) => Part::Dir,
+        ("/.", _) => Part::BaseNoExt,
+        ("..", true) => Part::NoExts(2),
+        ("...", true) => Part::NoExts(3),
+        ("/..", true) => Part::BaseNoExts(2),
+        ("/...", true) => Part::BaseNoExts(3),
+        ("+/", true) => Part::PlusDir,
+        ("+.", true) => Part::Exts(1),
+        ("+..", true) => Part::Exts(2),
+        ("+...", true) => Part::Exts(3),
         _ => return None,
     })
 }
@@ -76,12 +97,18 @@ impl Template {
     /// Parses the command words (joined by spaces, as GNU joins them).
     /// `replace` is `-I`'s string, which stands for `{}`.
     pub fn parse(words: &[String], replace: Option<&str>) -> Template {
-        Template::parse_named(words, replace, &[])
+        Template::parse_named(words, replace, &[], false)
     }
 
     /// As [`parse`](Template::parse), with `--header :`'s column names,
     /// each usable as `{name}` (with the same modifiers) for its column.
-    pub fn parse_named(words: &[String], replace: Option<&str>, names: &[String]) -> Template {
+    /// With `plus`, also `--plus`'s strings.
+    pub fn parse_named(
+        words: &[String],
+        replace: Option<&str>,
+        names: &[String],
+        plus: bool,
+    ) -> Template {
         let command = words.join(" ");
         let mut pieces = Vec::new();
         let mut text = String::new();
@@ -99,7 +126,7 @@ impl Template {
             }
             if rest.starts_with('{')
                 && let Some(end) = rest.find('}')
-                && let Some(piece) = Template::piece(&rest[1..end], replace.is_none(), names)
+                && let Some(piece) = Template::piece(&rest[1..end], replace.is_none(), names, plus)
             {
                 flush(&mut text, &mut pieces);
                 // Any replacement string, {#} and {%} included, stops the
@@ -118,19 +145,21 @@ impl Template {
             pieces,
             uses_args,
             empty: command.trim().is_empty(),
+            total: None,
         }
     }
 
     /// The piece `{inner}` stands for, if it is a replacement string.
-    fn piece(inner: &str, default_strings: bool, names: &[String]) -> Option<Piece> {
-        match inner {
-            "#" => return Some(Piece::Seq),
-            "%" => return Some(Piece::Slot),
+    fn piece(inner: &str, default_strings: bool, names: &[String], plus: bool) -> Option<Piece> {
+        match (inner, plus) {
+            ("#", _) => return Some(Piece::Seq),
+            ("%", _) => return Some(Piece::Slot),
+            ("##", true) => return Some(Piece::Total),
             _ => {}
         }
         for (column, name) in names.iter().enumerate() {
             if let Some(modifier) = inner.strip_prefix(name.as_str())
-                && let Some(part) = part(modifier)
+                && let Some(part) = part(modifier, plus)
             {
                 return Some(Piece::Arg(Some(column as i64 + 1), part));
             }
@@ -144,12 +173,23 @@ impl Template {
             && let Ok(n) = inner[..digits_end].parse::<i64>()
             && n != 0
         {
-            return part(&inner[digits_end..]).map(|part| Piece::Arg(Some(n), part));
+            return part(&inner[digits_end..], plus).map(|part| Piece::Arg(Some(n), part));
         }
         if default_strings {
-            return part(inner).map(|part| Piece::Arg(None, part));
+            return part(inner, plus).map(|part| Piece::Arg(None, part));
         }
         None
+    }
+
+    /// Whether it needs the number of jobs (`{##}`), so all input must be
+    /// read first.
+    pub fn uses_total(&self) -> bool {
+        self.pieces.contains(&Piece::Total)
+    }
+
+    /// Sets the number of jobs, for `{##}`.
+    pub fn set_total(&mut self, total: u64) {
+        self.total = Some(total);
     }
 
     /// The command line for one job: `args` quoted into the template.
@@ -175,6 +215,9 @@ impl Template {
                 Piece::Text(text) => line.push_str(text),
                 Piece::Seq => write!(line, "{seq}").expect("writing to a String"),
                 Piece::Slot => write!(line, "{slot}").expect("writing to a String"),
+                Piece::Total => {
+                    write!(line, "{}", self.total.unwrap_or(0)).expect("writing to a String")
+                }
                 Piece::Arg(None, part) => {
                     let parts: Vec<_> = args.iter().map(|a| quote(&apply(a, *part))).collect();
                     line.push_str(&parts.join(" "));
@@ -229,7 +272,28 @@ fn apply(arg: &str, part: Part) -> String {
             None => ".".to_owned(),
         },
         Part::BaseNoExt => no_ext(&arg[base_start..]),
+        Part::NoExts(n) => strip_exts(arg, base_start, n).unwrap_or_else(|| arg.to_owned()),
+        Part::BaseNoExts(n) => {
+            let base = &arg[base_start..];
+            strip_exts(base, 0, n).unwrap_or_else(|| base.to_owned())
+        }
+        Part::PlusDir => arg[..base_start.saturating_sub(1)].to_owned(),
+        Part::Exts(n) => match strip_exts(arg, base_start, n) {
+            Some(stem) => arg[stem.len() + 1..].to_owned(),
+            None => String::new(),
+        },
     }
+}
+
+/// `arg` without its last `n` extensions (each a `.` and what follows it
+/// in the basename, which starts at `base_start`), if it has `n`.
+fn strip_exts(arg: &str, base_start: usize, n: usize) -> Option<String> {
+    let mut end = arg.len();
+    for _ in 0..n {
+        let dot = arg[base_start..end].rfind('.')?;
+        end = base_start + dot;
+    }
+    Some(arg[..end].to_owned())
 }
 
 #[cfg(test)]
