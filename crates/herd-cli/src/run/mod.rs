@@ -4,7 +4,8 @@
 mod input;
 mod template;
 
-use std::collections::HashSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
@@ -692,7 +693,7 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         tag,
         dry_run: args.dry_run,
         ungroup: args.ungroup,
-        free_slots: Mutex::new((1..=slots).rev().collect()),
+        free_slots: Mutex::new((1..=slots).map(Reverse).collect()),
         starts,
         retries: args.retries.unwrap_or(1),
         retry_delay: match args.retry_delay {
@@ -834,6 +835,10 @@ fn halted(halt: Halt, finished: &Finished, done: u64, failed: u64) -> Option<i32
     })
 }
 
+/// The first line of a joblog, as GNU writes it.
+const JOBLOG_HEADER: &[u8] =
+    b"Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
+
 /// The sequence numbers a joblog shows as run: every one, or with
 /// `failed_again` only those that succeeded (the failed ones run again).
 /// A missing log is an empty one.
@@ -873,17 +878,13 @@ fn open_joblog(path: &str, resuming: bool) -> std::io::Result<File> {
             let new = !std::path::Path::new(path).exists();
             let mut file = OpenOptions::new().create(true).append(true).open(path)?;
             if new {
-                file.write_all(
-                    b"Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
-                )?;
+                file.write_all(JOBLOG_HEADER)?;
             }
             Ok(file)
         }
         None => {
             let mut file = File::create(path)?;
-            file.write_all(
-                b"Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
-            )?;
+            file.write_all(JOBLOG_HEADER)?;
             Ok(file)
         }
     }
@@ -896,7 +897,7 @@ struct Runner {
     dry_run: bool,
     ungroup: bool,
     /// Free job slots (`{%}`, `$PARALLEL_JOBSLOT`), the lowest on top.
-    free_slots: Mutex<Vec<usize>>,
+    free_slots: Mutex<BinaryHeap<Reverse<usize>>>,
     /// Limits on job starts: `--rate`, `--delay`.
     starts: Vec<RateLimiter>,
     /// `--retries`: tries in all; 0 for until one succeeds.
@@ -927,11 +928,10 @@ impl Runner {
             .lock()
             .unwrap()
             .pop()
-            .expect("a free slot per running job");
+            .expect("a free slot per running job")
+            .0;
         let finished = self.run(seq, slot, args).await;
-        let mut free = self.free_slots.lock().unwrap();
-        free.push(slot);
-        free.sort_unstable_by(|a, b| b.cmp(a));
+        self.free_slots.lock().unwrap().push(Reverse(slot));
         finished
     }
 

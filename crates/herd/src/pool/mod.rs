@@ -71,6 +71,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use crate::task::CancelReason;
+pub(crate) use crate::task::panic_message;
 
 pub use map::{Map, chunks, for_each, map, map_unordered};
 #[cfg(all(unix, not(loom)))]
@@ -153,17 +154,6 @@ impl<E> JobError<E> {
 
     pub(crate) fn panicked(payload: Box<dyn std::any::Any + Send>) -> JobError<E> {
         JobError::Panicked(panic_message(payload))
-    }
-}
-
-/// The message of a caught panic.
-pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(message) => *message,
-        Err(payload) => match payload.downcast::<&'static str>() {
-            Ok(message) => (*message).to_owned(),
-            Err(_) => "panic payload is not a string".to_owned(),
-        },
     }
 }
 

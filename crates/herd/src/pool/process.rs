@@ -31,6 +31,15 @@ use crate::task::{CancelReason, CancelToken, Policy, Scope};
 /// The environment variable that turns a program into a pool worker: the
 /// pool sets it to the pool's name, and [`serve_if_worker`] serves when it
 /// matches.
+///
+/// # Examples
+///
+/// ```
+/// // A worker command for another program: it serves the pool "resize".
+/// let mut worker = std::process::Command::new("/usr/local/bin/resizer");
+/// worker.env(herd::pool::WORKER_ENV, "resize");
+/// assert_eq!(herd::pool::WORKER_ENV, "HERD_POOL_WORKER");
+/// ```
 pub const WORKER_ENV: &str = "HERD_POOL_WORKER";
 
 /// The largest frame either side accepts: 256 MiB. A larger length means

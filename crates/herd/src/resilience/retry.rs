@@ -414,7 +414,26 @@ impl Retry {
     }
 }
 
-/// Decides about an error; see [`Retry::retry_if`].
+/// Decides about an error; see [`Retry::retry_if`]. Closures
+/// `Fn(&E) -> Verdict` implement it, and so does [`RetryAll`].
+///
+/// # Examples
+///
+/// ```
+/// use herd::resilience::{Classify, Verdict};
+///
+/// struct OnlyTimeouts;
+/// impl Classify<std::io::Error> for OnlyTimeouts {
+///     fn classify(&self, error: &std::io::Error) -> Verdict {
+///         match error.kind() {
+///             std::io::ErrorKind::TimedOut => Verdict::Retry,
+///             _ => Verdict::Stop,
+///         }
+///     }
+/// }
+/// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+/// assert_eq!(OnlyTimeouts.classify(&refused), Verdict::Stop);
+/// ```
 pub trait Classify<E> {
     /// What to do about `error`.
     fn classify(&self, error: &E) -> Verdict;

@@ -478,6 +478,18 @@ impl fmt::Debug for CancelToken {
 /// # Cancel safety
 ///
 /// Cancel-safe: dropping it unregisters its waker and changes nothing else.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let token = herd::task::CancelToken::new();
+/// let waiting: herd::task::Cancelled<'_> = token.cancelled();
+/// token.cancel("done");
+/// assert_eq!(waiting.await.to_string(), "cancelled: done");
+/// # }
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Cancelled<'a> {
     node: &'a Node,

@@ -164,14 +164,10 @@ impl<E> TaskError<E> {
     }
 
     fn panicked(task: TaskId, payload: Box<dyn Any + Send>) -> TaskError<E> {
-        let message = match payload.downcast::<String>() {
-            Ok(message) => *message,
-            Err(payload) => match payload.downcast::<&'static str>() {
-                Ok(message) => (*message).to_owned(),
-                Err(_) => "panic payload is not a string".to_owned(),
-            },
-        };
-        TaskError::Panicked { task, message }
+        TaskError::Panicked {
+            task,
+            message: panic_message(payload),
+        }
     }
 
     /// The task this outcome belongs to.
@@ -262,6 +258,18 @@ impl<E: Error + 'static> Error for TaskError<E> {
             TaskError::Failed { error, .. } => Some(error),
             _ => None,
         }
+    }
+}
+
+/// The message of a caught panic, or a placeholder if its payload is not a
+/// string.
+pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(message) => *message,
+        Err(payload) => match payload.downcast::<&'static str>() {
+            Ok(message) => (*message).to_owned(),
+            Err(_) => "panic payload is not a string".to_owned(),
+        },
     }
 }
 

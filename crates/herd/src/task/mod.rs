@@ -73,6 +73,7 @@ mod time;
 pub use builder::{Policy, ScopeBuilder};
 pub use cancel::{CancelReason, CancelToken, Cancelled};
 pub use combinators::{Bounded, all, all_settled, at_most, first_ok, race};
+pub(crate) use error::panic_message;
 pub use error::{Elapsed, SpawnError, TaskError, TaskId};
 pub use scope::{Scope, ScopeHandle};
 pub use time::{deadline, timeout};
