@@ -4,6 +4,7 @@
 //! replace `parallel` with `herd run`, and get the same output and exit
 //! status (for the options it supports; the others are refused by name).
 
+mod fetch;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -21,13 +22,17 @@ enum Command {
     /// Run a command for each input, many at once (GNU parallel's command
     /// line).
     Run(Box<run::RunArgs>),
+    /// Fetch many URLs at once: bounded, rate-limited, retried, every URL
+    /// accounted for.
+    Fetch(Box<fetch::FetchArgs>),
     /// Print shell completions for herd (bash, zsh, fish, elvish,
     /// powershell).
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print a man page (roff): herd's, or with `run`, herd-run's.
+    /// Print a man page (roff): herd's, or with `run` or `fetch`, that
+    /// subcommand's.
     Man {
         /// The subcommand whose page to print.
         subcommand: Option<String>,
@@ -53,8 +58,12 @@ fn main() {
         Ok(cli) => cli,
         Err(error) => {
             // --help and --version are not errors; everything else is a
-            // usage error, with GNU parallel's status.
-            let code = if error.use_stderr() { run::USAGE } else { 0 };
+            // usage error: GNU parallel's status for `run`, 2 otherwise.
+            let usage = match args.get(1).map(String::as_str) {
+                Some("fetch") => fetch::USAGE,
+                _ => run::USAGE,
+            };
+            let code = if error.use_stderr() { usage } else { 0 };
             let _ = error.print();
             std::process::exit(code);
         }
@@ -65,6 +74,11 @@ fn main() {
             .build()
             .expect("starting the tokio runtime")
             .block_on(run::run(*args)),
+        Command::Fetch(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("starting the tokio runtime")
+            .block_on(fetch::fetch(*args)),
         // Both are made from the same definitions as the options and their
         // help, into memory first: a reader that stops early (`| head`) is
         // not an error.
@@ -79,15 +93,18 @@ fn main() {
             if let Some(name) = subcommand {
                 let page_name = match name.as_str() {
                     "run" => "herd-run",
+                    "fetch" => "herd-fetch",
                     _ => {
-                        eprintln!("herd man: no page for {name}; try `herd man run`");
+                        eprintln!(
+                            "herd man: no page for {name}; try `herd man run` or `herd man fetch`"
+                        );
                         std::process::exit(run::USAGE);
                     }
                 };
                 let sub = command
                     .find_subcommand(&name)
                     .cloned()
-                    .expect("run is a subcommand");
+                    .expect("run and fetch are subcommands");
                 command = sub.name(page_name);
             }
             let mut page = Vec::new();

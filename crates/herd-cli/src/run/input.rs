@@ -87,7 +87,7 @@ fn open(path: &str) -> io::Result<Box<dyn Read + Send>> {
 fn split(
     reader: Box<dyn Read + Send>,
     records: &Records,
-) -> impl Iterator<Item = io::Result<String>> {
+) -> impl Iterator<Item = io::Result<String>> + use<> {
     let records = records.clone();
     let mut lines = BufReader::new(reader).split(records.delimiter);
     let mut ended = false;
@@ -114,6 +114,28 @@ fn split(
     })
 }
 
+/// Reads `items` on a thread of its own, as they are taken: a bounded
+/// queue (1,024) between the thread and the stream, so a slow consumer
+/// holds the reader back instead of buffering the whole input, and a
+/// stream dropped early stops the thread at its next item.
+pub fn spawn_reader<T, I>(name: &str, items: I) -> io::Result<herd::queue::Receiver<T>>
+where
+    T: Send + 'static,
+    I: Iterator<Item = T> + Send + 'static,
+{
+    let (tx, rx) = herd::queue::bounded(1024);
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            for item in items {
+                if tx.send_blocking(item).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(rx)
+}
+
 /// The jobs' arguments, in GNU's order, and with `header`, each source's
 /// first value (`--header :`: the names of its columns), taken out. One
 /// file (or standard input) alone is streamed, so a million lines run in
@@ -129,18 +151,8 @@ pub async fn jobs(
         && let [Source::File(path)] = group.as_slice()
     {
         let reader = open(path)?;
-        let (tx, rx) = herd::queue::bounded(1024);
-        let records = records.clone();
-        std::thread::Builder::new()
-            .name("herd-run-input".into())
-            .spawn(move || {
-                for record in split(reader, &records) {
-                    // The runner stopped reading: stop too.
-                    if tx.send_blocking(record.map(|r| vec![r])).is_err() {
-                        return;
-                    }
-                }
-            })?;
+        let records = split(reader, records).map(|record| record.map(|r| vec![r]));
+        let rx = spawn_reader("herd-run-input", records)?;
         let mut names = Vec::new();
         if header && let Ok(first) = rx.recv().await {
             names.extend(first?);

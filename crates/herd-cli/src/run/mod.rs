@@ -1,7 +1,7 @@
 //! `herd run`: GNU parallel's command line, on herd's bounded map, rate
 //! limiter and process groups.
 
-mod input;
+pub(crate) mod input;
 mod template;
 
 use std::cmp::Reverse;
@@ -565,8 +565,10 @@ fn parse_delimiter(delimiter: &str) -> Result<u8, String> {
     }
 }
 
-fn parse_rate(rate: &str) -> Result<Quota, String> {
-    let bad = || format!("--rate {rate}: expected N/s, N/m or N/h");
+/// `--rate` (and herd fetch's rates): N/s, N/m or N/h, evenly spaced
+/// (a burst of one).
+pub(crate) fn parse_rate(flag: &str, rate: &str) -> Result<Quota, String> {
+    let bad = || format!("{flag} {rate}: expected N/s, N/m or N/h");
     let (count, unit) = rate.split_once('/').ok_or_else(bad)?;
     let count = count.parse::<u32>().map_err(|_| bad())?;
     if count == 0 {
@@ -605,7 +607,7 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
     }
     let mut starts = Vec::new();
     if let Some(rate) = &args.rate {
-        starts.push(RateLimiter::new(parse_rate(rate)?));
+        starts.push(RateLimiter::new(parse_rate("--rate", rate)?));
     }
     if let Some(delay) = args.delay {
         let interval = Duration::try_from_secs_f64(delay)
