@@ -3,6 +3,8 @@
 //! `herd run` takes GNU parallel's command line: paste a `parallel` command,
 //! replace `parallel` with `herd run`, and get the same output and exit
 //! status (for the options it supports; the others are refused by name).
+//! `herd fetch` fetches many URLs at once, bounded, rate-limited and
+//! retried, with a line of account for every URL.
 
 mod fetch;
 mod run;
@@ -74,7 +76,7 @@ fn main() {
             .build()
             .expect("starting the tokio runtime")
             .block_on(run::run(*args)),
-        Command::Fetch(args) => tokio::runtime::Builder::new_multi_thread()
+        Command::Fetch(args) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("starting the tokio runtime")

@@ -245,6 +245,14 @@ fn completions_and_the_man_page_come_from_the_same_definitions() {
         run_page.contains("herd\\-run") && run_page.contains("keep\\-order"),
         "{run_page}"
     );
+    let fetch_page = herd().args(["man", "fetch"]).output().unwrap();
+    let fetch_page = String::from_utf8_lossy(&fetch_page.stdout);
+    assert!(
+        fetch_page.contains("herd\\-fetch") && fetch_page.contains("per\\-host\\-rate"),
+        "{fetch_page}"
+    );
+    let script = String::from_utf8_lossy(&completions.stdout);
+    assert!(script.contains("--per-host-concurrency"), "{script}");
 }
 
 #[test]

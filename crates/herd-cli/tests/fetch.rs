@@ -195,6 +195,14 @@ async fn answer(
             response
         }
         ["429", ..] => respond(200, "thanks for waiting"),
+        // `/503/SECS`: always 503, with Retry-After: SECS.
+        ["503", secs] => {
+            let mut response = respond(503, "come back later");
+            response
+                .headers_mut()
+                .insert("retry-after", secs.parse().unwrap());
+            response
+        }
         // `/flaky/N/...`: 503 N times (no Retry-After), then 200.
         ["flaky", n, ..] if hit <= n.parse().unwrap() => respond(503, "unavailable"),
         ["flaky", ..] => respond(200, "recovered"),
@@ -593,6 +601,48 @@ fn ctrl_c_twice_cancels_requests_in_flight_too() {
         assert_eq!(run.class(url), "cancelled", "{url}");
     }
     assert_eq!(run.attempts(&urls[0]), 1);
+}
+
+#[test]
+fn ctrl_c_ends_a_wait_for_a_retry_at_once() {
+    let server = Server::start();
+    let urls = [server.url("/gate/1"), server.url("/503/3600")];
+    let mut child = herd()
+        .args([
+            "--json",
+            "-c",
+            "2",
+            "--retries",
+            "3",
+            "--retry-max-wait",
+            "3600",
+        ])
+        .args(&urls)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("the gated request in flight and the 503 answered", || {
+        server.seen.in_flight.load(Ordering::SeqCst) == 1 && server.hits("/503/3600") == 1
+    });
+    interrupt(&child);
+    server.open_gate();
+    // Not an hour: the wait for the retry ends with the signal.
+    eventually("herd fetch to exit", || child.try_wait().unwrap().is_some());
+    let output = child.wait_with_output().unwrap();
+    let run = parse(
+        output.status.code().unwrap_or(-1),
+        &output.stdout,
+        &output.stderr,
+    );
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert_eq!(run.class(&urls[0]), "ok");
+    assert_eq!(run.class(&urls[1]), "cancelled");
+    assert_eq!(run.attempts(&urls[1]), 1);
+    assert_eq!(server.hits("/503/3600"), 1);
+    let error = run.get(&urls[1])["error"].as_str().unwrap();
+    assert!(error.contains("before a retry"), "{error}");
 }
 
 #[test]

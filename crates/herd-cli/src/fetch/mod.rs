@@ -7,6 +7,7 @@ mod http;
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -508,7 +509,7 @@ impl Fetcher {
         let request = self.request.clone();
         let limits = self.limits.clone();
         let dir = self.output_dir.clone();
-        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let in_flight = Arc::new(AtomicUsize::new(0));
         let call = {
             let in_flight = in_flight.clone();
             move |line: std::io::Result<String>| {
@@ -576,7 +577,7 @@ impl Fetcher {
                 closed = true;
             }
             if let Some(progress) = progress.as_mut() {
-                progress.update(&tally, in_flight.load(std::sync::atomic::Ordering::Relaxed));
+                progress.update(&tally, in_flight.load(Ordering::Relaxed));
             }
         }
         let _ = out.flush();
@@ -614,7 +615,7 @@ async fn one(
     retry: &Retry<fn(&Failed) -> Verdict>,
     dir: Option<&std::path::Path>,
     stop: &CancelToken,
-    in_flight: &std::sync::atomic::AtomicUsize,
+    in_flight: &AtomicUsize,
 ) -> Record {
     let parsed = match Url::parse(&url) {
         Ok(parsed) => parsed,
@@ -631,8 +632,7 @@ async fn one(
         return Record::failed(url, 0, Duration::ZERO, failed);
     }
     if stop.is_cancelled() {
-        let failed = Failed::new(Class::Cancelled, "interrupted before it started");
-        return Record::failed(url, 0, Duration::ZERO, failed);
+        return Record::failed(url, 0, Duration::ZERO, interrupted(1));
     }
     let host = match parsed.port_or_known_default() {
         Some(port) => format!("{}:{port}", parsed.host_str().unwrap_or("")),
@@ -646,26 +646,27 @@ async fn one(
         None => None,
     };
     let started = Instant::now();
-    let outcome = retry
-        .run(|attempt| {
+    // Whether a request is on the wire, and how many have been sent.
+    let sending = AtomicBool::new(false);
+    let sent = AtomicU32::new(0);
+    let outcome = {
+        let run = retry.run(|attempt| {
             let (parsed, file, host) = (&parsed, file.as_deref(), host.as_str());
+            let (sending, sent) = (&sending, &sent);
             async move {
-                // After the first Ctrl-C no request starts: not a first
-                // one, and not a retry.
-                let Some(held) = stop.run_until_cancelled(limits.pass(host)).await.ok() else {
-                    let when = if attempt == 1 {
-                        "before it started"
-                    } else {
-                        "before a retry"
-                    };
-                    return Err(Failed::new(Class::Cancelled, format!("interrupted {when}")));
-                };
-                in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let result = request
-                    .attempt(parsed, file)
-                    .await
-                    .map(|answer| (attempt, answer));
-                in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                let held = limits.pass(host).await;
+                // After the first Ctrl-C no request starts: not a first one,
+                // and not a retry. (Checked in the same poll that marks the
+                // request as sending, so the two cannot interleave.)
+                if stop.is_cancelled() {
+                    return Err(interrupted(attempt));
+                }
+                sending.store(true, Ordering::Relaxed);
+                sent.store(attempt, Ordering::Relaxed);
+                in_flight.fetch_add(1, Ordering::Relaxed);
+                let result = request.attempt(parsed, file).await;
+                in_flight.fetch_sub(1, Ordering::Relaxed);
+                sending.store(false, Ordering::Relaxed);
                 if let Some(admitted) = held.admitted {
                     match &result {
                         Ok(_) => admitted.success(),
@@ -673,12 +674,41 @@ async fn one(
                         Err(_) => drop(admitted),
                     }
                 }
-                result
+                match result {
+                    Ok(answer) => Ok((attempt, answer)),
+                    // Interrupted meanwhile: no retry, but say what failed.
+                    Err(failed) if stop.is_cancelled() && failed.retry().is_some() => {
+                        let mut cancelled = interrupted(attempt + 1);
+                        cancelled.message =
+                            format!("{} (the last attempt: {failed})", cancelled.message);
+                        cancelled.status = failed.status;
+                        Err(cancelled)
+                    }
+                    Err(failed) => Err(failed),
+                }
             }
-        })
-        .await;
+        });
+        tokio::pin!(run);
+        // The first Ctrl-C ends a URL waiting for its limits or for a retry at
+        // once; one whose request is on the wire runs on until it ends.
+        tokio::select! {
+            biased;
+            outcome = &mut run => outcome,
+            _ = stop.cancelled() => {
+                if sending.load(Ordering::Relaxed) {
+                    run.await
+                } else {
+                    let attempts = sent.load(Ordering::Relaxed);
+                    Err(RetryError::Stopped {
+                        attempts,
+                        error: interrupted(attempts + 1),
+                    })
+                }
+            }
+        }
+    };
     let time = started.elapsed();
-    let record = match outcome {
+    let failed = match outcome {
         Ok((
             attempts,
             Answer {
@@ -699,28 +729,32 @@ async fn one(
                 file,
             };
         }
-        Err(RetryError::Exhausted { attempts, last })
-        | Err(RetryError::BudgetExhausted { attempts, last }) => {
-            Record::failed(url, attempts, time, failure(last))
+        Err(RetryError::Exhausted { last, .. }) | Err(RetryError::BudgetExhausted { last, .. }) => {
+            failure(last)
         }
-        Err(RetryError::Stopped { attempts, error }) => Record::failed(url, attempts, time, error),
-        Err(RetryError::Cancelled { attempts, .. }) => Record::failed(
-            url,
-            attempts,
-            time,
-            Failed::new(Class::Cancelled, "interrupted while it ran"),
-        ),
-        Err(other) => Record::failed(
-            url,
-            other.attempts(),
-            time,
-            Failed::new(Class::Connection, other.to_string()),
-        ),
+        Err(RetryError::Stopped { error, .. }) => error,
+        Err(RetryError::Cancelled { .. }) => {
+            Failed::new(Class::Cancelled, "interrupted while it ran")
+        }
+        Err(other) => Failed::new(Class::Connection, other.to_string()),
     };
+    // Attempts are requests sent: one stopped before it was sent does not
+    // count.
+    let record = Record::failed(url, sent.load(Ordering::Relaxed), time, failed);
     if let Some(file) = file {
         let _ = tokio::fs::remove_file(file).await;
     }
     record
+}
+
+/// A URL stopped by the first Ctrl-C before its `attempt`-th request.
+fn interrupted(attempt: u32) -> Failed {
+    let when = if attempt == 1 {
+        "before it started"
+    } else {
+        "before a retry"
+    };
+    Failed::new(Class::Cancelled, format!("interrupted {when}"))
 }
 
 /// A failed attempt's report: the operation's error, or (never here: the
