@@ -46,6 +46,28 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::serve(None)
+    }
+
+    /// The same routes over TLS, with a self-signed certificate for
+    /// 127.0.0.1, offering HTTP/2 and HTTP/1.1 by ALPN.
+    fn start_tls() -> Server {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let key = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
+            certified.signing_key.serialize_der().into(),
+        );
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Server::serve(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    }
+
+    fn serve(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -63,7 +85,21 @@ impl Server {
                     continue;
                 };
                 let seen = accepted.clone();
-                tokio::spawn(connection(stream, seen));
+                let fd = stream.as_raw_fd();
+                match tls.clone() {
+                    None => {
+                        tokio::spawn(connection(stream, fd, seen));
+                    }
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            // A client that refuses the certificate ends
+                            // here.
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                connection(stream, fd, seen).await;
+                            }
+                        });
+                    }
+                }
             }
         });
         Server {
@@ -75,6 +111,10 @@ impl Server {
 
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    fn https_url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
     }
 
     fn hits(&self, path: &str) -> u32 {
@@ -99,8 +139,10 @@ impl Server {
 
 /// One connection, HTTP/1.1 or (prior knowledge) HTTP/2. `/reset` drops
 /// it with SO_LINGER 0, so the client gets a TCP reset.
-async fn connection(stream: tokio::net::TcpStream, seen: Arc<Seen>) {
-    let fd = stream.as_raw_fd();
+async fn connection<S>(stream: S, fd: i32, seen: Arc<Seen>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let reset = Arc::new(tokio::sync::Notify::new());
     let service = {
         let reset = reset.clone();
@@ -524,6 +566,25 @@ fn http2_is_spoken_with_prior_knowledge() {
         let file = run.get(&urls[0])["file"].as_str().unwrap().to_owned();
         assert_eq!(std::fs::read_to_string(file).unwrap(), version);
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn tls_certificates_are_checked_unless_insecure_and_http2_is_negotiated() {
+    let server = Server::start_tls();
+    let dir = std::env::temp_dir().join(format!("herd-fetch-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let urls = vec![server.https_url("/version")];
+    // A self-signed certificate is refused, and named as such.
+    let run = fetch(&[], &urls);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.class(&urls[0]), "tls", "{:?}", run.get(&urls[0]));
+    assert_eq!(server.hits("/version"), 0);
+    // With -k it is accepted, and ALPN picks HTTP/2.
+    let run = fetch(&["-k", "-o", dir.to_str().unwrap()], &urls);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let file = run.get(&urls[0])["file"].as_str().unwrap().to_owned();
+    assert_eq!(std::fs::read_to_string(file).unwrap(), "HTTP/2.0");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

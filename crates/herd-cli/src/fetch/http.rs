@@ -213,13 +213,22 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
+/// Whether an `E` is anywhere in `error`'s causes, including inside an
+/// `io::Error`, whose `source` skips the error it wraps (rustls's errors
+/// reach reqwest inside two of them).
 fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(error);
-    while let Some(cause) = source {
+    let mut next = Some(error);
+    while let Some(cause) = next {
         if cause.is::<E>() {
             return true;
         }
-        source = cause.source();
+        next = match cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
     }
     false
 }
