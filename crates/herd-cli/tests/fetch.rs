@@ -308,6 +308,10 @@ async fn answer(
 fn herd() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_herd"));
     command.arg("fetch");
+    // The test server is on loopback: no proxy from the environment.
+    for proxy in ["http_proxy", "https_proxy", "all_proxy"] {
+        command.env_remove(proxy).env_remove(proxy.to_uppercase());
+    }
     command
 }
 
@@ -704,6 +708,33 @@ fn ctrl_c_ends_a_wait_for_a_retry_at_once() {
     assert_eq!(server.hits("/503/3600"), 1);
     let error = run.get(&urls[1])["error"].as_str().unwrap();
     assert!(error.contains("before a retry"), "{error}");
+}
+
+#[test]
+fn a_closed_standard_output_stops_the_run() {
+    let server = Server::start();
+    let urls: Vec<String> = (0..1000)
+        .map(|n| server.url(&format!("/slow/10/{n}")))
+        .collect();
+    let mut child = herd()
+        .args(["-c", "2", "-q"])
+        .args(&urls)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `| head -1`: read one line, then go away.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert!(first.starts_with("ok\t200\t"), "{first}");
+    drop(stdout);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let hits: u32 = (0..1000)
+        .map(|n| server.hits(&format!("/slow/10/{n}")))
+        .sum();
+    assert!(hits < 100, "{hits} requests after the reader left");
 }
 
 #[test]

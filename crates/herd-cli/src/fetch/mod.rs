@@ -550,7 +550,9 @@ impl Fetcher {
             let next = match records.next().now_or_never() {
                 Some(next) => next,
                 None => {
-                    let _ = out.flush();
+                    if !closed && out.flush().is_err() {
+                        closed = reader_left(&shutdown);
+                    }
                     records.next().await
                 }
             };
@@ -572,9 +574,7 @@ impl Fetcher {
             tally.urls += 1;
             *tally.by_class.entry(record.class).or_default() += 1;
             if !closed && out.write_all(record.line(self.json).as_bytes()).is_err() {
-                // A reader that went away (`| head`): keep fetching and
-                // counting, stop writing.
-                closed = true;
+                closed = reader_left(&shutdown);
             }
             if let Some(progress) = progress.as_mut() {
                 progress.update(&tally, in_flight.load(Ordering::Relaxed));
@@ -663,9 +663,12 @@ async fn one(
                 }
                 sending.store(true, Ordering::Relaxed);
                 sent.store(attempt, Ordering::Relaxed);
-                in_flight.fetch_add(1, Ordering::Relaxed);
-                let result = request.attempt(parsed, file).await;
-                in_flight.fetch_sub(1, Ordering::Relaxed);
+                let result = {
+                    // Counted for the progress line while on the wire,
+                    // even if the second Ctrl-C drops the request.
+                    let _counted = Counted::new(in_flight);
+                    request.attempt(parsed, file).await
+                };
                 sending.store(false, Ordering::Relaxed);
                 if let Some(admitted) = held.admitted {
                     match &result {
@@ -745,6 +748,30 @@ async fn one(
         let _ = tokio::fs::remove_file(file).await;
     }
     record
+}
+
+/// The reader of standard output went away (`| head`): no one reads the
+/// rest of the account, so the run stops as at the first Ctrl-C. Returns
+/// that output is closed.
+fn reader_left(shutdown: &herd::shutdown::Shutdown) -> bool {
+    shutdown.trigger("standard output closed");
+    true
+}
+
+/// One more in a counter while it lives.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(counter: &'a AtomicUsize) -> Counted<'a> {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A URL stopped by the first Ctrl-C before its `attempt`-th request.
