@@ -26,7 +26,7 @@ fn run(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn gnu_options_herd_lacks_are_refused_by_name() {
-    for flag in ["--pipe", "-X", "--sql", "--tmux", "-S", "--xargs"] {
+    for flag in ["--pipe", "--onall", "--sql", "--tmux", "-S", "--transfer"] {
         let (code, stdout, stderr) = run(&[flag, "x", "echo", ":::", "a"]);
         assert_eq!(code, 255, "{flag}");
         assert!(stdout.is_empty(), "{flag}: nothing runs");

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
-use futures_util::stream::StreamExt;
+use futures_util::stream::{BoxStream, StreamExt};
 use herd::limit::{Quota, RateLimiter};
 use herd::resilience::{Failure, Retry, RetryError};
 use tokio::io::AsyncReadExt;
@@ -39,9 +39,6 @@ const UNSUPPORTED: &[&str] = &[
     "--sqlworker",
     "--tmux",
     "--tmuxpane",
-    "-X",
-    "-m",
-    "--xargs",
     "--onall",
     "--nonall",
     "--transfer",
@@ -157,6 +154,23 @@ pub struct RunArgs {
     /// command once per record with no argument.
     #[arg(short = 'N', value_name = "N")]
     max_records: Option<usize>,
+    /// Several arguments per job, as many as the command line takes (-s);
+    /// at the end of the input the last ones are spread over the job
+    /// slots. `{}` stands for them all, joined by spaces.
+    #[arg(short = 'm')]
+    multiple: bool,
+    /// As -m, with each word holding a replacement string repeated once
+    /// per argument (`pre{}post` with a, b: `preapost prebpost`).
+    #[arg(short = 'X')]
+    context_replace: bool,
+    /// As many arguments per job as the command line takes (-s), without
+    /// spreading them over the slots.
+    #[arg(long)]
+    xargs: bool,
+    /// The longest command line -m, -X and --xargs build, in characters
+    /// (default and most: 63,664, GNU parallel's on Linux).
+    #[arg(short = 's', long = "max-chars", value_name = "SIZE")]
+    max_chars: Option<usize>,
     /// Quote the command words too (as GNU -q), so shell syntax in them
     /// reaches the program as text.
     #[arg(short = 'q', long = "quote")]
@@ -583,6 +597,117 @@ pub(crate) fn parse_rate(flag: &str, rate: &str) -> Result<Quota, String> {
     .burst(1))
 }
 
+/// The longest command line `-m`, `-X` and `--xargs` build: GNU
+/// parallel's on Linux, (its measured limit - 3000) / 2, 63,664 with a
+/// usual environment. One job's command goes to `sh -c` as one argument,
+/// which Linux caps at 128 KiB.
+const MAX_CHARS: usize = 63_664;
+
+/// `-m`, `-X`, `--xargs`: records packed into jobs as GNU parallel packs
+/// them. A job takes records while its command line stays shorter than
+/// `max_chars` (and, with `-n`/`-N`, up to that many); a single record too
+/// long for it is an error. With `spread` (the job slots; `-m` and `-X`),
+/// the job being built when the input ends is split evenly over the slots,
+/// once: 5 records at `-j 2` make jobs of 3 and 2.
+fn pack(
+    rows: BoxStream<'static, std::io::Result<Vec<String>>>,
+    template: Template,
+    max_chars: usize,
+    per_job: Option<usize>,
+    spread: Option<usize>,
+) -> BoxStream<'static, std::io::Result<Vec<String>>> {
+    struct Packer {
+        rows: futures_util::stream::Peekable<BoxStream<'static, std::io::Result<Vec<String>>>>,
+        held: Option<Vec<String>>,
+        ready: std::collections::VecDeque<Vec<Vec<String>>>,
+        template: Template,
+        max_chars: usize,
+        per_job: Option<usize>,
+        spread: Option<usize>,
+        read: u64,
+        failed: bool,
+    }
+    let packer = Packer {
+        rows: rows.peekable(),
+        held: None,
+        ready: std::collections::VecDeque::new(),
+        template,
+        max_chars,
+        per_job: per_job.filter(|&n| n > 0),
+        spread,
+        read: 0,
+        failed: false,
+    };
+    futures_util::stream::unfold(packer, |mut p| async move {
+        loop {
+            if let Some(job) = p.ready.pop_front() {
+                return Some((Ok(job.concat()), p));
+            }
+            if p.failed {
+                return None;
+            }
+            let base = p.template.base();
+            let mut job: Vec<Vec<String>> = Vec::new();
+            let mut len = 0;
+            loop {
+                let row = match p.held.take() {
+                    Some(row) => row,
+                    None => match p.rows.next().await {
+                        None => break,
+                        Some(Err(error)) => return Some((Err(error), p)),
+                        Some(Ok(row)) => {
+                            p.read += 1;
+                            row
+                        }
+                    },
+                };
+                let grown = match job.len() {
+                    0 => base + p.template.growth(&row) - p.template.separators(),
+                    _ => len + p.template.growth(&row),
+                };
+                if grown >= p.max_chars {
+                    if job.is_empty() {
+                        p.failed = true;
+                        let shown: String = row.join(" ").chars().take(50).collect();
+                        let error = std::io::Error::other(format!(
+                            "command line too long ({grown} >= {}) at input {}: {shown}",
+                            p.max_chars, p.read
+                        ));
+                        return Some((Err(error), p));
+                    }
+                    p.held = Some(row);
+                    break;
+                }
+                job.push(row);
+                len = grown;
+                if p.per_job.is_some_and(|n| job.len() >= n) {
+                    break;
+                }
+            }
+            if job.is_empty() {
+                return None;
+            }
+            let ended = p.held.is_none() && std::pin::Pin::new(&mut p.rows).peek().await.is_none();
+            match p.spread.take() {
+                Some(slots) if ended && job.len() > 1 => {
+                    let each = job.len().div_ceil(slots);
+                    p.per_job = Some(each);
+                    while !job.is_empty() {
+                        let rest = job.split_off(each.min(job.len()));
+                        p.ready.push_back(std::mem::replace(&mut job, rest));
+                    }
+                }
+                other => {
+                    // Not at the end yet (or a single record): spread later.
+                    p.spread = if ended { None } else { other };
+                    p.ready.push_back(job);
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
 async fn prepare(args: RunArgs) -> Result<i32, String> {
     let slots = parse_jobs(args.jobs.as_deref())?;
     if args.line_buffer && args.keep_order {
@@ -631,25 +756,6 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
     let shape = Shape::new(&args)?;
     // Each header record, split into columns as the records will be.
     let names = shape.apply(headers);
-    let per_job = args.max_records.or(args.max_args).unwrap_or(1);
-    let jobs = match per_job {
-        // -N0: one job per record, with no argument.
-        0 => jobs.map(|row| row.map(|_| Vec::new())).boxed(),
-        1 => jobs,
-        n => jobs
-            .chunks(n)
-            .map(|rows| {
-                let mut args = Vec::new();
-                for row in rows {
-                    args.extend(row?);
-                }
-                Ok(args)
-            })
-            .boxed(),
-    };
-    let jobs = jobs
-        .map(move |row| row.map(|args| shape.apply(args)))
-        .boxed();
     let command: Vec<String> = if args.quote {
         command.iter().map(|word| template::quote(word)).collect()
     } else {
@@ -659,6 +765,47 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         return Err("{= perl expression =} replacement strings are GNU parallel's and herd run does not support them".into());
     }
     let mut template = Template::parse_named(&command, args.replace.as_deref(), &names, args.plus);
+    let mut jobs = jobs
+        .map(move |row| row.map(|args| shape.apply(args)))
+        .peekable();
+    let per_job = args.max_records.or(args.max_args);
+    let jobs = if args.multiple || args.context_replace || args.xargs {
+        if args.context_replace {
+            // A record's width, for repeating each word once per record.
+            let width = match std::pin::Pin::new(&mut jobs).peek().await {
+                Some(Ok(row)) => row.len(),
+                _ => 1,
+            };
+            template.set_context_replace(width);
+        }
+        let max_chars = match args.max_chars {
+            Some(0) => return Err("-s 0: a command line needs at least one character".into()),
+            Some(size) if size > MAX_CHARS => {
+                eprintln!("herd run: -s {size}: the most is {MAX_CHARS}; using that");
+                MAX_CHARS
+            }
+            Some(size) => size,
+            None => MAX_CHARS,
+        };
+        let spread = (!args.xargs).then_some(slots);
+        pack(jobs.boxed(), template.clone(), max_chars, per_job, spread)
+    } else {
+        match per_job.unwrap_or(1) {
+            // -N0: one job per record, with no argument.
+            0 => jobs.map(|row| row.map(|_| Vec::new())).boxed(),
+            1 => jobs.boxed(),
+            n => jobs
+                .chunks(n)
+                .map(|rows| {
+                    let mut args = Vec::new();
+                    for row in rows {
+                        args.extend(row?);
+                    }
+                    Ok(args)
+                })
+                .boxed(),
+        }
+    };
     // {##} needs every job counted first.
     let jobs = if template.uses_total() {
         let all: Vec<_> = jobs.collect().await;

@@ -71,6 +71,9 @@ pub struct Template {
     empty: bool,
     /// `{##}`: the number of jobs, once known.
     total: Option<u64>,
+    /// `-X`: each word holding a replacement string is repeated once per
+    /// record, and a record is this many arguments.
+    context: Option<usize>,
 }
 
 /// The parts of `{...}` a modifier string names.
@@ -146,6 +149,7 @@ impl Template {
             uses_args,
             empty: command.trim().is_empty(),
             total: None,
+            context: None,
         }
     }
 
@@ -203,14 +207,112 @@ impl Template {
         self.render_with(args, seq, slot, false)
     }
 
+    /// `-X`: each word (run of non-blank text) holding a replacement
+    /// string is repeated once per record of `columns` arguments, as GNU's
+    /// context replace does (`pre{}post` with a, b: `preapost prebpost`).
+    pub fn set_context_replace(&mut self, columns: usize) {
+        self.context = Some(columns.max(1));
+    }
+
+    /// How a command line grows with its records (`-m`, `-X`, `--xargs`):
+    /// the length with one record is `base() + growth(record) -
+    /// separators()`, and each further record adds its `growth`.
+    pub fn base(&self) -> usize {
+        self.render(&[], 1, 1).len()
+    }
+
+    /// What one more record adds to the command line's length.
+    pub fn growth(&self, record: &[String]) -> usize {
+        self.render(record, 1, 1).len() - self.base() + self.separators()
+    }
+
+    /// The spaces between records that the first record does not need.
+    pub fn separators(&self) -> usize {
+        if !self.uses_args {
+            return 0; // appended: each argument brings its own space
+        }
+        match self.context {
+            Some(_) => self.words().iter().filter(|w| has_arg(w)).count(),
+            None => self
+                .pieces
+                .iter()
+                .filter(|p| matches!(p, Piece::Arg(None, _)))
+                .count(),
+        }
+    }
+
     fn render_with(&self, args: &[String], seq: u64, slot: usize, quoted: bool) -> String {
-        let quote = |s: &str| if quoted { quote(s) } else { s.to_owned() };
         if self.empty {
             // Each argument is itself the command, as written.
             return args.join(" ");
         }
-        let mut line = String::new();
+        let mut line = match self.context {
+            Some(columns) if self.uses_args => {
+                let mut line = String::new();
+                for word in self.words() {
+                    if has_arg(&word) {
+                        let copies: Vec<String> = args
+                            .chunks(columns)
+                            .map(|record| self.render_pieces(&word, record, seq, slot, quoted))
+                            .collect();
+                        line.push_str(&copies.join(" "));
+                    } else {
+                        line.push_str(&self.render_pieces(&word, args, seq, slot, quoted));
+                    }
+                }
+                line
+            }
+            _ => self.render_pieces(&self.pieces, args, seq, slot, quoted),
+        };
+        if !self.uses_args && quoted {
+            for arg in args {
+                line.push(' ');
+                line.push_str(&quote(arg));
+            }
+        }
+        line
+    }
+
+    /// The pieces split into words and the blanks between them (each
+    /// blank run a word of its own text, which holds no argument).
+    fn words(&self) -> Vec<Vec<Piece>> {
+        let mut words: Vec<Vec<Piece>> = vec![Vec::new()];
+        let mut blank = false;
         for piece in &self.pieces {
+            let Piece::Text(text) = piece else {
+                if blank {
+                    words.push(Vec::new());
+                    blank = false;
+                }
+                words.last_mut().expect("never empty").push(piece.clone());
+                continue;
+            };
+            for c in text.chars() {
+                if c.is_whitespace() != blank {
+                    words.push(Vec::new());
+                    blank = c.is_whitespace();
+                }
+                let word = words.last_mut().expect("never empty");
+                match word.last_mut() {
+                    Some(Piece::Text(text)) => text.push(c),
+                    _ => word.push(Piece::Text(c.to_string())),
+                }
+            }
+        }
+        words
+    }
+
+    fn render_pieces(
+        &self,
+        pieces: &[Piece],
+        args: &[String],
+        seq: u64,
+        slot: usize,
+        quoted: bool,
+    ) -> String {
+        let quote = |s: &str| if quoted { quote(s) } else { s.to_owned() };
+        let mut line = String::new();
+        for piece in pieces {
             match piece {
                 Piece::Text(text) => line.push_str(text),
                 Piece::Seq => write!(line, "{seq}").expect("writing to a String"),
@@ -234,14 +336,12 @@ impl Template {
                 }
             }
         }
-        if !self.uses_args && quoted {
-            for arg in args {
-                line.push(' ');
-                line.push_str(&quote(arg));
-            }
-        }
         line
     }
+}
+
+fn has_arg(word: &[Piece]) -> bool {
+    word.iter().any(|p| matches!(p, Piece::Arg(..)))
 }
 
 fn flush(text: &mut String, pieces: &mut Vec<Piece>) {
@@ -342,5 +442,48 @@ mod tests {
     fn a_custom_replacement_string_stands_for_the_argument() {
         let t = Template::parse(&words("echo ,,-,, {}"), Some(",,"));
         assert_eq!(t.render(&["a".into()], 1, 1), "echo a-a {}");
+    }
+
+    #[test]
+    fn context_replace_repeats_each_word_per_record() {
+        let mut t = Template::parse(&words("echo pre{}post {.}.x  mid {#}"), None);
+        t.set_context_replace(1);
+        let args = vec!["a.c".to_owned(), "b c".to_owned()];
+        assert_eq!(
+            t.render(&args, 7, 1),
+            "echo prea.cpost pre'b c'post a.x 'b c'.x  mid 7"
+        );
+    }
+
+    #[test]
+    fn line_length_grows_by_each_records_growth() {
+        let records: Vec<Vec<String>> = [["a", "x y"], ["it's", "b.c"], ["$HOME", ""]]
+            .iter()
+            .map(|r| r.iter().map(|s| (*s).to_owned()).collect())
+            .collect();
+        for (command, context) in [
+            ("echo", false),
+            ("echo {} and {}", false),
+            ("echo pre{}post {.}", false),
+            ("echo pre{}post {.}.x tail", true),
+            ("echo {1} x{2}y", true),
+        ] {
+            let mut t = Template::parse(&words(command), None);
+            if context {
+                t.set_context_replace(2);
+            }
+            for k in 1..=records.len() {
+                let args = records[..k].concat();
+                let predicted = t.base() + records[..k].iter().map(|r| t.growth(r)).sum::<usize>()
+                    - t.separators();
+                if command.contains("{1}") {
+                    // Positional strings take one record's values whatever
+                    // the count: the estimate may only be longer.
+                    assert!(predicted >= t.render(&args, 1, 1).len(), "{command}");
+                } else {
+                    assert_eq!(predicted, t.render(&args, 1, 1).len(), "{command} x{k}");
+                }
+            }
+        }
     }
 }
