@@ -26,7 +26,14 @@ fn run(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn gnu_options_herd_lacks_are_refused_by_name() {
-    for flag in ["--pipe", "--onall", "--sql", "--tmux", "-S", "--transfer"] {
+    for flag in [
+        "--pipepart",
+        "--onall",
+        "--sql",
+        "--tmux",
+        "-S",
+        "--round-robin",
+    ] {
         let (code, stdout, stderr) = run(&[flag, "x", "echo", ":::", "a"]);
         assert_eq!(code, 255, "{flag}");
         assert!(stdout.is_empty(), "{flag}: nothing runs");
@@ -293,4 +300,56 @@ fn ctrl_c_once_ends_the_run_even_while_input_is_still_open() {
         .read_to_string(&mut out)
         .unwrap();
     assert_eq!(out, "first\n");
+}
+
+#[test]
+fn pipe_streams_a_hundred_megabytes_in_bounded_memory_and_loses_no_byte() {
+    // Reaped by wait4 below, which also gives its peak memory.
+    #[allow(clippy::zombie_processes)]
+    let mut child = herd()
+        .args(["run", "--pipe", "--block", "1M", "-j", "2", "wc -c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let line = "a line of input, never split across two jobs\n".repeat(1000);
+    let rounds = 100_000_000 / line.len();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        for _ in 0..rounds {
+            stdin.write_all(line.as_bytes()).unwrap();
+        }
+    });
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        out.read_to_string(&mut text).unwrap();
+        text
+    });
+    // SAFETY: waits for our own child; wait4 fills both out-values.
+    let (status, usage) = unsafe {
+        let mut status = 0;
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+        let pid = libc::wait4(child.id() as i32, &mut status, 0, usage.as_mut_ptr());
+        assert_eq!(pid, child.id() as i32);
+        (status, usage.assume_init())
+    };
+    writer.join().unwrap();
+    let text = reader.join().unwrap();
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    let sizes: Vec<usize> = text.lines().map(|l| l.trim().parse().unwrap()).collect();
+    let block_line = "a line of input, never split across two jobs\n".len();
+    assert_eq!(sizes.iter().sum::<usize>(), rounds * 1000 * block_line);
+    assert!(
+        sizes.len() >= 90,
+        "about 1 MiB a block: {} blocks",
+        sizes.len()
+    );
+    assert!(
+        sizes.iter().all(|size| size % block_line == 0),
+        "a record was split"
+    );
+    let peak_mb = usage.ru_maxrss as f64 / 1024.0;
+    assert!(peak_mb < 50.0, "peak resident {peak_mb:.1} MB");
 }

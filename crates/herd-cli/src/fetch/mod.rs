@@ -483,7 +483,7 @@ fn urls(
             })
             .map(|line| line.map(|l| l.trim().to_owned()))
     });
-    let read = crate::run::input::spawn_reader("herd-fetch-input", lines)
+    let read = crate::run::input::spawn_reader("herd-fetch-input", 1024, lines)
         .map_err(|e| format!("reading the input: {e}"))?;
     Ok(given.chain(read).boxed())
 }

@@ -115,15 +115,19 @@ fn split(
 }
 
 /// Reads `items` on a thread of its own, as they are taken: a bounded
-/// queue (1,024) between the thread and the stream, so a slow consumer
+/// queue of `capacity` between the thread and the stream, so a slow consumer
 /// holds the reader back instead of buffering the whole input, and a
 /// stream dropped early stops the thread at its next item.
-pub fn spawn_reader<T, I>(name: &str, items: I) -> io::Result<herd::queue::Receiver<T>>
+pub fn spawn_reader<T, I>(
+    name: &str,
+    capacity: usize,
+    items: I,
+) -> io::Result<herd::queue::Receiver<T>>
 where
     T: Send + 'static,
     I: Iterator<Item = T> + Send + 'static,
 {
-    let (tx, rx) = herd::queue::bounded(1024);
+    let (tx, rx) = herd::queue::bounded(capacity);
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
@@ -152,7 +156,7 @@ pub async fn jobs(
     {
         let reader = open(path)?;
         let records = split(reader, records).map(|record| record.map(|r| vec![r]));
-        let rx = spawn_reader("herd-run-input", records)?;
+        let rx = spawn_reader("herd-run-input", 1024, records)?;
         let mut names = Vec::new();
         if header && let Ok(first) = rx.recv().await {
             names.extend(first?);

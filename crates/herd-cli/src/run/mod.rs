@@ -2,6 +2,7 @@
 //! limiter and process groups.
 
 pub(crate) mod input;
+mod pipe;
 mod template;
 
 use std::cmp::Reverse;
@@ -28,8 +29,11 @@ pub const USAGE: i32 = 255;
 /// GNU parallel options herd does not have yet, refused by name rather than
 /// ignored.
 const UNSUPPORTED: &[&str] = &[
-    "--pipe",
     "--pipepart",
+    "--round-robin",
+    "--cat",
+    "--fifo",
+    "--regexp",
     "-S",
     "--sshlogin",
     "--slf",
@@ -44,7 +48,6 @@ const UNSUPPORTED: &[&str] = &[
     "--transfer",
     "--return",
     "--cleanup",
-    "--block",
 ];
 
 const EXAMPLES: &str = "Examples:
@@ -171,6 +174,20 @@ pub struct RunArgs {
     /// (default and most: 63,664, GNU parallel's on Linux).
     #[arg(short = 's', long = "max-chars", value_name = "SIZE")]
     max_chars: Option<usize>,
+    /// Cut standard input into blocks of whole records,
+    /// each the standard input of one job (with -N: N records a block).
+    #[arg(long, visible_alias = "spreadstdin")]
+    pipe: bool,
+    /// --pipe's block size: bytes, or with K, M, G (powers of 1024) or k,
+    /// m, g (of 1000). Default 1M. A record is never split.
+    #[arg(long, visible_alias = "block-size", value_name = "SIZE")]
+    block: Option<String>,
+    /// --pipe: what ends a record (default a newline).
+    #[arg(long, value_name = "STR")]
+    recend: Option<String>,
+    /// --pipe: what starts a record (default nothing).
+    #[arg(long, value_name = "STR")]
+    recstart: Option<String>,
     /// Quote the command words too (as GNU -q), so shell syntax in them
     /// reaches the program as text.
     #[arg(short = 'q', long = "quote")]
@@ -708,62 +725,30 @@ fn pack(
     .boxed()
 }
 
-async fn prepare(args: RunArgs) -> Result<i32, String> {
-    let slots = parse_jobs(args.jobs.as_deref())?;
-    if args.line_buffer && args.keep_order {
-        return Err("--line-buffer with -k is not supported yet".into());
-    }
-    let delimiter = match (&args.delimiter, args.null) {
-        (Some(d), _) => parse_delimiter(d)?,
-        (None, true) => 0,
-        (None, false) => b'\n',
-    };
-    let records = Records {
-        delimiter,
-        eof: args.eof.clone(),
-        skip_empty: args.no_run_if_empty,
-    };
-    let (command, mut sources) = input::split_command(&args.command)?;
-    for file in args.arg_files.iter().rev() {
-        sources.groups.insert(0, vec![Source::File(file.clone())]);
-    }
-    if sources.groups.is_empty() {
-        sources.groups.push(vec![Source::File("-".into())]);
-    }
-    let mut starts = Vec::new();
-    if let Some(rate) = &args.rate {
-        starts.push(RateLimiter::new(parse_rate("--rate", rate)?));
-    }
-    if let Some(delay) = args.delay {
-        let interval = Duration::try_from_secs_f64(delay)
-            .map_err(|_| format!("--delay {delay}: expected seconds"))?;
-        if !interval.is_zero() {
-            let nanos = u32::try_from(interval.as_nanos()).unwrap_or(u32::MAX);
-            let quota = Quota::new(1, Duration::from_nanos(u64::from(nanos.max(1)))).burst(1);
-            starts.push(RateLimiter::new(quota));
-        }
-    }
-    let header = match args.header.as_deref() {
-        None => false,
-        Some(":") => true,
-        Some(other) => {
-            return Err(format!("--header {other}: only `--header :` is supported"));
-        }
-    };
-    let (jobs, headers) = input::jobs(sources, &records, args.link, header)
+/// The jobs' arguments, from the sources, as records packed into jobs
+/// (`-n`, `-N`, `-m`, `-X`, `--xargs`), and the template that renders
+/// them.
+async fn argument_jobs(
+    args: &RunArgs,
+    sources: input::Sources,
+    records: &Records,
+    header: bool,
+    command: Vec<String>,
+    slots: usize,
+) -> Result<
+    (
+        BoxStream<'static, std::io::Result<Vec<String>>>,
+        Template,
+        Vec<String>,
+    ),
+    String,
+> {
+    let (jobs, headers) = input::jobs(sources, records, args.link, header)
         .await
         .map_err(|e| e.to_string())?;
-    let shape = Shape::new(&args)?;
+    let shape = Shape::new(args)?;
     // Each header record, split into columns as the records will be.
     let names = shape.apply(headers);
-    let command: Vec<String> = if args.quote {
-        command.iter().map(|word| template::quote(word)).collect()
-    } else {
-        command
-    };
-    if command.iter().any(|word| word.contains("{=")) {
-        return Err("{= perl expression =} replacement strings are GNU parallel's and herd run does not support them".into());
-    }
     let mut template = Template::parse_named(&command, args.replace.as_deref(), &names, args.plus);
     let mut jobs = jobs
         .map(move |row| row.map(|args| shape.apply(args)))
@@ -813,6 +798,71 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         futures_util::stream::iter(all).boxed()
     } else {
         jobs
+    };
+    Ok((jobs, template, names))
+}
+
+async fn prepare(args: RunArgs) -> Result<i32, String> {
+    let slots = parse_jobs(args.jobs.as_deref())?;
+    if args.line_buffer && args.keep_order {
+        return Err("--line-buffer with -k is not supported yet".into());
+    }
+    let delimiter = match (&args.delimiter, args.null) {
+        (Some(d), _) => parse_delimiter(d)?,
+        (None, true) => 0,
+        (None, false) => b'\n',
+    };
+    let records = Records {
+        delimiter,
+        eof: args.eof.clone(),
+        skip_empty: args.no_run_if_empty,
+    };
+    let (command, mut sources) = input::split_command(&args.command)?;
+    for file in args.arg_files.iter().rev() {
+        sources.groups.insert(0, vec![Source::File(file.clone())]);
+    }
+    if sources.groups.is_empty() {
+        sources.groups.push(vec![Source::File("-".into())]);
+    }
+    let mut starts = Vec::new();
+    if let Some(rate) = &args.rate {
+        starts.push(RateLimiter::new(parse_rate("--rate", rate)?));
+    }
+    if let Some(delay) = args.delay {
+        let interval = Duration::try_from_secs_f64(delay)
+            .map_err(|_| format!("--delay {delay}: expected seconds"))?;
+        if !interval.is_zero() {
+            let nanos = u32::try_from(interval.as_nanos()).unwrap_or(u32::MAX);
+            let quota = Quota::new(1, Duration::from_nanos(u64::from(nanos.max(1)))).burst(1);
+            starts.push(RateLimiter::new(quota));
+        }
+    }
+    let header = match args.header.as_deref() {
+        None => false,
+        Some(":") => true,
+        Some(other) => {
+            return Err(format!("--header {other}: only `--header :` is supported"));
+        }
+    };
+    let command: Vec<String> = if args.quote {
+        command.iter().map(|word| template::quote(word)).collect()
+    } else {
+        command
+    };
+    if command.iter().any(|word| word.contains("{=")) {
+        return Err("{= perl expression =} replacement strings are GNU parallel's and herd run does not support them".into());
+    }
+    let (jobs, template, names) = if args.pipe {
+        let (jobs, template) = pipe::jobs(&args, &sources, &command)?;
+        (jobs, template, Vec::new())
+    } else {
+        let (jobs, template, names) =
+            argument_jobs(&args, sources, &records, header, command, slots).await?;
+        (
+            jobs.map(|job| job.map(|args| (args, None))).boxed(),
+            template,
+            names,
+        )
     };
     let tag = match (&args.tagstring, args.tag) {
         (Some(tagstring), _) => Some(Template::parse(
@@ -881,13 +931,13 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
     let done_before = Arc::new(done_before);
     let call = {
         let runner = runner.clone();
-        move |(seq, job): (u64, std::io::Result<Vec<String>>)| {
+        move |(seq, job): (u64, std::io::Result<pipe::Job>)| {
             let (runner, done_before) = (runner.clone(), done_before.clone());
             async move {
                 match job {
                     // Already in the joblog: not run again (--resume).
                     Ok(_) if done_before.contains(&seq) => Ok(None),
-                    Ok(args) => Ok(Some(runner.job(seq, args).await)),
+                    Ok((args, stdin)) => Ok(Some(runner.job(seq, args, stdin).await)),
                     Err(error) => Err(error.to_string()),
                 }
             }
@@ -1071,7 +1121,8 @@ struct Runner {
 }
 
 impl Runner {
-    async fn job(&self, seq: u64, args: Vec<String>) -> Finished {
+    /// Runs one job; `stdin` is its `--pipe` block.
+    async fn job(&self, seq: u64, args: Vec<String>, stdin: Option<bytes::Bytes>) -> Finished {
         let slot = self
             .free_slots
             .lock()
@@ -1079,12 +1130,18 @@ impl Runner {
             .pop()
             .expect("a free slot per running job")
             .0;
-        let finished = self.run(seq, slot, args).await;
+        let finished = self.run(seq, slot, args, stdin).await;
         self.free_slots.lock().unwrap().push(Reverse(slot));
         finished
     }
 
-    async fn run(&self, seq: u64, slot: usize, args: Vec<String>) -> Finished {
+    async fn run(
+        &self,
+        seq: u64,
+        slot: usize,
+        args: Vec<String>,
+        stdin: Option<bytes::Bytes>,
+    ) -> Finished {
         let line = self.template.render(&args, seq, slot);
         let tag = self
             .tag
@@ -1133,7 +1190,9 @@ impl Runner {
             .run(|_| {
                 attempts += 1;
                 async {
-                    let tried = self.attempt(&line, seq, slot, tag.as_deref()).await;
+                    let tried = self
+                        .attempt(&line, seq, slot, tag.as_deref(), stdin.clone())
+                        .await;
                     if tried.2.failed() {
                         Err(tried)
                     } else {
@@ -1164,13 +1223,15 @@ impl Runner {
         }
     }
 
-    /// One try of a job: `/bin/sh -c line` in its own process group.
+    /// One try of a job: `/bin/sh -c line` in its own process group, with
+    /// `stdin` (a `--pipe` block) written to its standard input.
     async fn attempt(
         &self,
         line: &str,
         seq: u64,
         slot: usize,
         tag: Option<&str>,
+        stdin: Option<bytes::Bytes>,
     ) -> (Vec<u8>, Vec<u8>, Exit, bool) {
         let mut command = tokio::process::Command::new("/bin/sh");
         command
@@ -1178,7 +1239,11 @@ impl Runner {
             .arg(line)
             .env("PARALLEL_SEQ", seq.to_string())
             .env("PARALLEL_JOBSLOT", slot.to_string())
-            .stdin(Stdio::null())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .process_group(0)
             .kill_on_drop(true);
         if !self.ungroup {
@@ -1206,8 +1271,18 @@ impl Runner {
                 read_pipe(err, &mut stderr, line_buffer.then_some((tag, true))).await;
             }
         };
+        // The block goes in while the output comes out, so a job that
+        // writes before it has read everything cannot stall; a job that
+        // exits without reading it all is not an error (as in GNU).
+        let input = child.stdin.take();
+        let write_in = async {
+            if let (Some(mut input), Some(block)) = (input, stdin) {
+                use tokio::io::AsyncWriteExt;
+                let _ = input.write_all(&block).await;
+            }
+        };
         let waited = async {
-            let (_, _, status) = tokio::join!(read_out, read_err, child.wait());
+            let (_, _, _, status) = tokio::join!(write_in, read_out, read_err, child.wait());
             status
         };
         let mut timed_out = false;

@@ -185,6 +185,11 @@ impl Template {
         None
     }
 
+    /// Whether it has a replacement string (else arguments are appended).
+    pub fn uses_args(&self) -> bool {
+        self.uses_args
+    }
+
     /// Whether it needs the number of jobs (`{##}`), so all input must be
     /// read first.
     pub fn uses_total(&self) -> bool {
