@@ -353,3 +353,38 @@ fn pipe_streams_a_hundred_megabytes_in_bounded_memory_and_loses_no_byte() {
     let peak_mb = usage.ru_maxrss as f64 / 1024.0;
     assert!(peak_mb < 50.0, "peak resident {peak_mb:.1} MB");
 }
+
+#[test]
+fn ctrl_c_twice_sends_term_first_and_logs_the_jobs_that_end_on_it() {
+    let dir = std::env::temp_dir().join(format!("herd-term-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let joblog = dir.join("log");
+    let marker = "3600.4343";
+    // Each job says so when it gets TERM, and ends.
+    let job = format!("trap 'echo TERM {{}}; exit 3' TERM; sleep {marker} & wait");
+    let child = herd()
+        .args(["run", "-j", "2", "--joblog", joblog.to_str().unwrap(), &job])
+        .args([":::", "a", "b", "c"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually("two jobs running", || processes_with(marker) >= 2);
+    for _ in 0..2 {
+        // SAFETY: plain signals to the runner we started.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("TERM a") && stdout.contains("TERM b"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("TERM c"), "c never started: {stdout}");
+    assert_eq!(output.status.code(), Some(2), "two jobs failed");
+    let log = std::fs::read_to_string(&joblog).unwrap();
+    assert_eq!(log.lines().count(), 3, "a header and both jobs: {log}");
+    eventually("no job process left", || processes_with(marker) == 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

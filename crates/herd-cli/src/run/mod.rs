@@ -954,12 +954,37 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         herd::pool::map_unordered(slots, numbered, call).boxed()
     };
     let force = shutdown.force_token().clone();
+    // After the second Ctrl-C: the step of --term-seq reached, and when
+    // the next one is due.
+    let mut ending: Option<(usize, tokio::time::Instant)> = None;
     loop {
+        let due = ending.map_or_else(tokio::time::Instant::now, |(_, due)| due);
         let next = tokio::select! {
             next = outcomes.next() => next,
-            _ = force.cancelled() => {
-                runner.kill_all();
-                break;
+            // The second Ctrl-C: every running job's group gets
+            // --term-seq's signals (TERM, 200 ms, TERM, 100 ms, TERM,
+            // 50 ms, KILL by default), then SIGKILL; jobs that end
+            // meanwhile are printed and logged as usual.
+            _ = force.cancelled(), if ending.is_none() => {
+                stop_starting.cancel("interrupted twice");
+                let (signal, wait) = runner.term_seq[0];
+                runner.signal_all(signal);
+                ending = Some((0, tokio::time::Instant::now() + wait));
+                continue;
+            }
+            () = tokio::time::sleep_until(due), if ending.is_some() => {
+                let step = ending.map_or(0, |(step, _)| step) + 1;
+                match runner.term_seq.get(step) {
+                    Some(&(signal, wait)) => {
+                        runner.signal_all(signal);
+                        ending = Some((step, tokio::time::Instant::now() + wait));
+                        continue;
+                    }
+                    None => {
+                        runner.kill_all();
+                        break;
+                    }
+                }
             }
         };
         let Some(outcome) = next else { break };
@@ -1369,8 +1394,13 @@ impl Runner {
 
     /// Kills every running job's process group at once.
     fn kill_all(&self) {
+        self.signal_all(libc::SIGKILL);
+    }
+
+    /// Sends `signal` to every running job's process group.
+    fn signal_all(&self, signal: i32) {
         for &pgid in self.groups.lock().unwrap().iter() {
-            kill_group(pgid, libc::SIGKILL);
+            kill_group(pgid, signal);
         }
     }
 
