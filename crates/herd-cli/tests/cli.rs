@@ -388,3 +388,47 @@ fn ctrl_c_twice_sends_term_first_and_logs_the_jobs_that_end_on_it() {
     eventually("no job process left", || processes_with(marker) == 0);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn line_buffer_with_keep_order_prints_the_oldest_jobs_lines_as_they_come() {
+    let dir = std::env::temp_dir().join(format!("herd-lb-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let flag = dir.join("flag");
+    // Job 1 prints a line, then waits for the test to answer it; job 2
+    // prints at once, but its line waits for its turn.
+    let job = format!(
+        "if [ {{}} = 1 ]; then echo first; while [ ! -e {} ]; do sleep 0.01; done; echo done; else echo second; fi",
+        flag.display()
+    );
+    let mut child = herd()
+        .args([
+            "run",
+            "-k",
+            "--line-buffer",
+            "-j",
+            "2",
+            &job,
+            ":::",
+            "1",
+            "2",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            tx.send(line.unwrap()).unwrap();
+        }
+    });
+    let wait = Duration::from_secs(20);
+    // Seen while job 1 still runs: it could not have ended without the flag.
+    assert_eq!(rx.recv_timeout(wait).unwrap(), "first");
+    std::fs::write(&flag, "").unwrap();
+    assert_eq!(rx.recv_timeout(wait).unwrap(), "done");
+    assert_eq!(rx.recv_timeout(wait).unwrap(), "second");
+    assert!(child.wait().unwrap().success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -6,7 +6,7 @@ mod pipe;
 mod template;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
@@ -804,9 +804,6 @@ async fn argument_jobs(
 
 async fn prepare(args: RunArgs) -> Result<i32, String> {
     let slots = parse_jobs(args.jobs.as_deref())?;
-    if args.line_buffer && args.keep_order {
-        return Err("--line-buffer with -k is not supported yet".into());
-    }
     let delimiter = match (&args.delimiter, args.null) {
         (Some(d), _) => parse_delimiter(d)?,
         (None, true) => 0,
@@ -904,6 +901,11 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         },
         json: args.json,
         line_buffer: args.line_buffer,
+        turns: Mutex::new(Turns {
+            ordered: args.keep_order,
+            next: 1,
+            held: HashMap::new(),
+        }),
         results: args.results.clone().map(std::path::PathBuf::from),
         names: names.clone(),
         timeout,
@@ -957,6 +959,7 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
     // After the second Ctrl-C: the step of --term-seq reached, and when
     // the next one is due.
     let mut ending: Option<(usize, tokio::time::Instant)> = None;
+    let mut yielded = 0u64;
     loop {
         let due = ending.map_or_else(tokio::time::Instant::now, |(_, due)| due);
         let next = tokio::select! {
@@ -988,6 +991,10 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
             }
         };
         let Some(outcome) = next else { break };
+        // -k yields jobs in order: the next one's turn to print live
+        // (--line-buffer) has come.
+        yielded += 1;
+        runner.turns.lock().unwrap().advance(yielded + 1);
         let finished = outcome.map_err(|error| {
             error
                 .into_failure()
@@ -1132,6 +1139,9 @@ struct Runner {
     json: bool,
     /// `--line-buffer`: each output line as soon as it is complete.
     line_buffer: bool,
+    /// `--line-buffer` with `-k`: the lines of jobs whose turn has not
+    /// come yet.
+    turns: Mutex<Turns>,
     /// `--results DIR`: output saved in files instead of printed.
     results: Option<std::path::PathBuf>,
     /// `--header :`'s column names.
@@ -1248,23 +1258,32 @@ impl Runner {
         }
     }
 
-    /// One try of a job: `/bin/sh -c line` in its own process group, with
-    /// `stdin` (a `--pipe` block) written to its standard input.
-    async fn attempt(
+    /// Starts a job's process in a process group of its own: `words` as a
+    /// program and its arguments, or `/bin/sh -c line`.
+    fn spawn(
         &self,
+        words: Option<&Vec<String>>,
         line: &str,
         seq: u64,
         slot: usize,
-        tag: Option<&str>,
-        stdin: Option<bytes::Bytes>,
-    ) -> (Vec<u8>, Vec<u8>, Exit, bool) {
-        let mut command = tokio::process::Command::new("/bin/sh");
+        piped_in: bool,
+    ) -> std::io::Result<tokio::process::Child> {
+        let mut command = match words {
+            Some(words) => {
+                let mut command = tokio::process::Command::new(&words[0]);
+                command.args(&words[1..]);
+                command
+            }
+            None => {
+                let mut command = tokio::process::Command::new("/bin/sh");
+                command.arg("-c").arg(line);
+                command
+            }
+        };
         command
-            .arg("-c")
-            .arg(line)
             .env("PARALLEL_SEQ", seq.to_string())
             .env("PARALLEL_JOBSLOT", slot.to_string())
-            .stdin(if stdin.is_some() {
+            .stdin(if piped_in {
                 Stdio::piped()
             } else {
                 Stdio::null()
@@ -1274,7 +1293,37 @@ impl Runner {
         if !self.ungroup {
             command.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
-        let mut child = match command.spawn() {
+        command.spawn()
+    }
+
+    /// One try of a job: its line (directly, or by `/bin/sh -c`) in its
+    /// own process group, with
+    /// `stdin` (a `--pipe` block) written to its standard input.
+    async fn attempt(
+        &self,
+        line: &str,
+        seq: u64,
+        slot: usize,
+        tag: Option<&str>,
+        stdin: Option<bytes::Bytes>,
+    ) -> (Vec<u8>, Vec<u8>, Exit, bool) {
+        // A line the shell would only split into words runs without it:
+        // one exec a job instead of two.
+        // A line the shell would only split into words runs without it:
+        // one exec a job instead of two. If that program cannot be
+        // started (not found, not executable, a script without `#!`), the
+        // shell runs the line after all, so what happens and what is
+        // reported are the shell's, as in GNU parallel.
+        let direct = template::simple_words(line);
+        let spawned = match &direct {
+            Some(words) => self.spawn(Some(words), line, seq, slot, stdin.is_some()),
+            None => Err(std::io::ErrorKind::Other.into()),
+        };
+        let spawned = match spawned {
+            Ok(child) => Ok(child),
+            Err(_) => self.spawn(None, line, seq, slot, stdin.is_some()),
+        };
+        let mut child = match spawned {
             Ok(child) => child,
             Err(error) => {
                 let message = format!("herd run: could not start /bin/sh: {error}\n");
@@ -1288,12 +1337,14 @@ impl Runner {
         let line_buffer = self.line_buffer;
         let read_out = async {
             if let Some(out) = out {
-                read_pipe(out, &mut stdout, line_buffer.then_some((tag, false))).await;
+                let live = line_buffer.then_some((&self.turns, seq, tag, false));
+                read_pipe(out, &mut stdout, live).await;
             }
         };
         let read_err = async {
             if let Some(err) = err {
-                read_pipe(err, &mut stderr, line_buffer.then_some((tag, true))).await;
+                let live = line_buffer.then_some((&self.turns, seq, tag, true));
+                read_pipe(err, &mut stderr, live).await;
             }
         };
         // The block goes in while the output comes out, so a job that
@@ -1432,9 +1483,9 @@ impl Runner {
 async fn read_pipe(
     pipe: impl tokio::io::AsyncRead + Unpin,
     kept: &mut Vec<u8>,
-    live: Option<(Option<&str>, bool)>,
+    live: Option<(&Mutex<Turns>, u64, Option<&str>, bool)>,
 ) {
-    let Some((tag, is_err)) = live else {
+    let Some((turns, seq, tag, is_err)) = live else {
         let mut pipe = pipe;
         let _ = pipe.read_to_end(kept).await;
         return;
@@ -1447,15 +1498,49 @@ async fn read_pipe(
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 let out = tagged(tag, std::mem::take(&mut line));
-                if is_err {
-                    let _ = std::io::stderr().lock().write_all(&out);
-                } else {
-                    let mut stdout = std::io::stdout().lock();
-                    let _ = stdout.write_all(&out);
-                    let _ = stdout.flush();
-                }
+                turns.lock().unwrap().line(seq, is_err, out);
             }
         }
+    }
+}
+
+/// `--line-buffer`'s lines. Unordered, each is written as it comes. With
+/// `-k`, only the oldest unfinished job's are: a later job's lines wait
+/// here until its turn, when they are written at once and the rest of its
+/// lines then go straight out.
+struct Turns {
+    ordered: bool,
+    /// The job whose lines go straight out.
+    next: u64,
+    /// Lines of later jobs (standard error or not, the line), in order.
+    held: HashMap<u64, Vec<(bool, Vec<u8>)>>,
+}
+
+impl Turns {
+    fn line(&mut self, seq: u64, is_err: bool, line: Vec<u8>) {
+        if self.ordered && seq != self.next {
+            self.held.entry(seq).or_default().push((is_err, line));
+            return;
+        }
+        write_line(is_err, &line);
+    }
+
+    /// Job `seq`'s turn: its held lines go out now.
+    fn advance(&mut self, seq: u64) {
+        self.next = seq;
+        for (is_err, line) in self.held.remove(&seq).unwrap_or_default() {
+            write_line(is_err, &line);
+        }
+    }
+}
+
+fn write_line(is_err: bool, line: &[u8]) {
+    if is_err {
+        let _ = std::io::stderr().lock().write_all(line);
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(line);
+        let _ = stdout.flush();
     }
 }
 

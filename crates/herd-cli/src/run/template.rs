@@ -3,6 +3,64 @@
 
 use std::fmt::Write as _;
 
+/// Words, keywords and builtins of `/bin/sh` that a program of the same
+/// name would not stand in for (dash's `echo` reads backslashes, `cd` and
+/// `export` change the shell itself, and so on).
+const SHELL_WORDS: &[&str] = &[
+    "!", ".", ":", "[", "{", "}", "alias", "bg", "break", "case", "cd", "command", "continue",
+    "do", "done", "echo", "elif", "else", "esac", "eval", "exec", "exit", "export", "false", "fc",
+    "fg", "fi", "for", "function", "getopts", "hash", "if", "in", "jobs", "kill", "local",
+    "printf", "pwd", "read", "readonly", "return", "select", "set", "shift", "test", "then",
+    "times", "trap", "true", "type", "ulimit", "umask", "unalias", "unset", "until", "wait",
+    "while",
+];
+
+/// The words of `line` when the shell would do nothing with it but split
+/// it into words: only blanks, single-quoted strings and characters no
+/// shell treats specially (letters, digits, `_./:=,+@%^-`), and a first
+/// word that is neither an assignment nor one of the shell's own words.
+/// Such a line can be run without a shell in front, saving an exec a job;
+/// anything else (`$`, quotes other than single, redirections, globs,
+/// `;`, `|`, `&`...) is `None` and goes to `/bin/sh -c`.
+pub fn simple_words(line: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => word.push(c),
+                    }
+                }
+            }
+            c if c.is_ascii_alphanumeric() || "_./:=,+@%^-".contains(c) => {
+                in_word = true;
+                word.push(c);
+            }
+            _ => return None,
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    let first = words.first()?;
+    if first.is_empty() || first.contains('=') || SHELL_WORDS.contains(&first.as_str()) {
+        return None;
+    }
+    Some(words)
+}
+
 /// GNU parallel's quoting (`shell_quote_scalar_default`): a string of only
 /// `-_.+/`, ASCII letters and digits stays bare; anything else is put in
 /// single quotes, each `'` written as `'"'"'`, and an empty string is `''`.
@@ -447,6 +505,49 @@ mod tests {
     fn a_custom_replacement_string_stands_for_the_argument() {
         let t = Template::parse(&words("echo ,,-,, {}"), Some(",,"));
         assert_eq!(t.render(&["a".into()], 1, 1), "echo a-a {}");
+    }
+
+    #[test]
+    fn only_lines_the_shell_would_just_split_run_without_it() {
+        let split = |line: &str| simple_words(line);
+        assert_eq!(
+            split("sleep 0.05"),
+            Some(vec!["sleep".into(), "0.05".into()])
+        );
+        assert_eq!(
+            split("gzip -9 'a b.log'  x"),
+            Some(vec![
+                "gzip".into(),
+                "-9".into(),
+                "a b.log".into(),
+                "x".into()
+            ])
+        );
+        assert_eq!(
+            split("wc -c ''"),
+            Some(vec!["wc".into(), "-c".into(), String::new()])
+        );
+        for shell in [
+            "echo a",
+            "true",
+            "cd /tmp",
+            "A=1 env",
+            "sleep 1; echo",
+            "cat < in",
+            "ls *.c",
+            "echo $HOME",
+            "grep \"a b\" f",
+            "x 'it'\"'\"'s'",
+            "a | b",
+            "a && b",
+            "run ~/x",
+            "'unclosed",
+            "",
+            "  ",
+            "f \\n",
+        ] {
+            assert_eq!(split(shell), None, "{shell}");
+        }
     }
 
     #[test]
