@@ -362,3 +362,123 @@ async fn join_fails_when_the_last_receiver_leaves_a_closed_queue() {
         Poll::Ready(Err(Abandoned { unfinished: 1 }))
     );
 }
+
+// ---- Sender::into_sink: the queue as a futures Sink ----
+
+#[tokio::test(start_paused = true)]
+async fn a_sink_waits_for_room_and_holds_at_most_one_item_back() {
+    use futures::SinkExt;
+    use std::future::Future;
+
+    let (tx, rx) = herd::queue::bounded::<u32>(2);
+    let mut sink = tx.into_sink();
+    sink.send(1).await.unwrap();
+    sink.send(2).await.unwrap();
+    // Full: the third item is accepted but waits in line; the sink is not
+    // ready for a fourth until it is in.
+    sink.feed(3).await.unwrap();
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    {
+        let mut ready = std::pin::pin!(futures::future::poll_fn(|cx| {
+            futures::Sink::<u32>::poll_ready(std::pin::Pin::new(&mut sink), cx)
+        }));
+        assert!(ready.as_mut().poll(&mut cx).is_pending());
+    }
+    assert_eq!(rx.recv().await, Ok(1));
+    sink.flush().await.unwrap();
+    assert_eq!(rx.len(), 2);
+    drop(sink);
+    let rest: Vec<u32> = futures::StreamExt::collect(rx).await;
+    assert_eq!(rest, [2, 3]);
+}
+
+#[tokio::test]
+async fn a_sink_gives_the_item_back_when_the_queue_is_closed_or_full() {
+    use futures::SinkExt;
+    use herd::queue::{Builder, Overflow, SendError};
+
+    let (tx, rx) = herd::queue::bounded::<u32>(1);
+    let mut sink = tx.into_sink();
+    drop(rx);
+    assert_eq!(sink.send(9).await, Err(SendError::Closed(9)));
+
+    let (tx, _rx) = Builder::new(1).overflow(Overflow::Reject).build::<u32>();
+    let mut sink = tx.into_sink();
+    sink.send(1).await.unwrap();
+    assert_eq!(sink.send(2).await, Err(SendError::Full(2)));
+
+    // Closed while the item waits for room: it comes back from the flush.
+    let (tx, rx) = herd::queue::bounded::<u32>(1);
+    let mut sink = tx.into_sink();
+    sink.send(1).await.unwrap();
+    sink.feed(2).await.unwrap();
+    rx.close();
+    assert_eq!(sink.flush().await, Err(SendError::Closed(2)));
+}
+
+#[tokio::test]
+async fn closing_the_last_sink_closes_the_queue_after_its_items() {
+    use futures::SinkExt;
+
+    let (tx, rx) = herd::queue::bounded::<u32>(8);
+    let mut sink = tx.into_sink();
+    for n in 0..5 {
+        sink.feed(n).await.unwrap();
+    }
+    sink.close().await.unwrap();
+    let all: Vec<u32> = futures::StreamExt::collect(rx).await;
+    assert_eq!(all, [0, 1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn dropping_a_sink_with_an_item_in_line_loses_only_that_item() {
+    use futures::SinkExt;
+
+    let (tx, rx) = herd::queue::bounded::<u32>(1);
+    let keep = tx.clone();
+    let mut sink = tx.into_sink();
+    sink.send(1).await.unwrap();
+    sink.feed(2).await.unwrap(); // waits for room
+    drop(sink);
+    assert_eq!(rx.recv().await, Ok(1));
+    // The line it left does not hold the next sender back.
+    keep.send(3).await.unwrap();
+    assert_eq!(rx.recv().await, Ok(3));
+    assert_eq!(rx.try_recv(), Err(herd::queue::RecvError::Empty));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sinks_under_contention_deliver_every_item_exactly_once() {
+    use futures::{SinkExt, StreamExt};
+
+    const SINKS: u64 = 4;
+    const EACH: u64 = 10_000;
+    let (tx, rx) = herd::queue::bounded::<u64>(16);
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let rx = rx.clone();
+            tokio::spawn(async move { rx.collect::<Vec<u64>>().await })
+        })
+        .collect();
+    drop(rx);
+    let producers: Vec<_> = (0..SINKS)
+        .map(|p| {
+            let mut sink = tx.clone().into_sink();
+            tokio::spawn(async move {
+                let items = futures::stream::iter(p * EACH..(p + 1) * EACH).map(Ok);
+                sink.send_all(&mut Box::pin(items)).await.unwrap();
+                sink.close().await.unwrap();
+            })
+        })
+        .collect();
+    drop(tx);
+    for producer in producers {
+        producer.await.unwrap();
+    }
+    let mut all = Vec::new();
+    for consumer in consumers {
+        all.extend(consumer.await.unwrap());
+    }
+    all.sort_unstable();
+    assert_eq!(all, (0..SINKS * EACH).collect::<Vec<_>>());
+}

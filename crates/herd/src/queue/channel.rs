@@ -546,6 +546,11 @@ pub struct Sender<T> {
 }
 
 impl<T> Sender<T> {
+    /// What this queue does when it is full.
+    pub(super) fn overflow_policy(&self) -> Overflow {
+        self.shared.overflow
+    }
+
     /// Sends `item`; under [`Overflow::Block`] waits for room.
     ///
     /// # Errors

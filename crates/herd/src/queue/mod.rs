@@ -21,7 +21,8 @@
 //! guard (which marks it even if the worker panics) or [`Receiver::done`].
 //!
 //! Every operation comes as a future, a blocking call for threads, a
-//! `try_` form, and with a timeout; the receiver is also a `Stream`.
+//! `try_` form, and with a timeout; the receiver is also a `Stream`, and
+//! [`Sender::into_sink`] makes a sender a `Sink`.
 //!
 //! When to use something else: to hand one value to one task, a
 //! `tokio::sync::oneshot`; to broadcast every item to every receiver,
@@ -67,6 +68,7 @@
 mod channel;
 #[cfg(all(test, loom))]
 mod loom_tests;
+mod sink;
 mod store;
 mod wait_set;
 
@@ -74,3 +76,4 @@ pub use channel::{
     Abandoned, Builder, Join, Overflow, PriorityBuilder, Receiver, RecvError, RecvFuture,
     SendError, SendFuture, Sender, Sent, Tracked, bounded,
 };
+pub use sink::SendSink;

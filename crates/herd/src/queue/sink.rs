@@ -1,0 +1,199 @@
+//! [`SendSink`]: a [`Sender`] as a `futures` `Sink`, so a queue can be the
+//! end of `stream.forward(..)` or `sink.send_all(..)`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use futures_sink::Sink;
+
+use super::{Overflow, SendError, Sender, Sent};
+
+type Sending<T> = Pin<Box<dyn Future<Output = Result<Sent<T>, SendError<T>>> + Send>>;
+
+/// A [`Sender`] as a `futures` [`Sink`], made by [`Sender::into_sink`].
+///
+/// It keeps the queue's overflow policy: under [`Overflow::Block`] it waits
+/// for room (`poll_ready` is pending while the last item waits), under
+/// [`Overflow::Reject`] a full queue is an error carrying the item, and
+/// under the two drop policies the item it displaces (the oldest, or the new
+/// one) is counted in [`displaced`](SendSink::displaced) and handed to
+/// [`on_displaced`](SendSink::on_displaced)'s function if one is set, since a
+/// `Sink` has no other way to give it back. Closing the sink drops its
+/// sender, which closes the queue if it was the last. An item sent to a
+/// closed queue comes back in [`SendError::Closed`].
+///
+/// An item goes in at once when there is room (no allocation); only an item
+/// that must wait is boxed with its wait. Dropping the sink while an item
+/// waits drops that item unsent, as dropping a [`Sender::send`] future does.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use futures::{SinkExt, StreamExt};
+///
+/// let (tx, rx) = herd::queue::bounded(4);
+/// let consumer = tokio::spawn(rx.collect::<Vec<u32>>());
+/// let mut sink = tx.into_sink();
+/// sink.send_all(&mut futures::stream::iter(1..=100).map(Ok)).await.unwrap();
+/// sink.close().await.unwrap(); // the last sender: the queue closes
+/// assert_eq!(consumer.await.unwrap(), (1..=100).collect::<Vec<_>>());
+/// # }
+/// ```
+pub struct SendSink<T> {
+    sender: Option<Sender<T>>,
+    block: bool,
+    sending: Option<Sending<T>>,
+    displaced: u64,
+    on_displaced: Option<Box<dyn FnMut(T) + Send>>,
+}
+
+impl<T: Send + 'static> Sender<T> {
+    /// This sender as a `futures` `Sink`; see [`SendSink`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use futures::SinkExt;
+    ///
+    /// let (tx, rx) = herd::queue::bounded(2);
+    /// let mut sink = tx.into_sink();
+    /// sink.send(7).await.unwrap();
+    /// assert_eq!(rx.recv().await, Ok(7));
+    /// # }
+    /// ```
+    pub fn into_sink(self) -> SendSink<T> {
+        SendSink {
+            block: self.overflow_policy() == Overflow::Block,
+            sender: Some(self),
+            sending: None,
+            displaced: 0,
+            on_displaced: None,
+        }
+    }
+}
+
+impl<T> SendSink<T> {
+    /// How many items the queue's drop policy displaced through this sink
+    /// (under [`Overflow::DropOldest`], older items taken out to make room;
+    /// under [`Overflow::DropNewest`], items not queued).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use futures::SinkExt;
+    /// use herd::queue::{Builder, Overflow};
+    ///
+    /// let (tx, rx) = Builder::new(2).overflow(Overflow::DropOldest).build::<u8>();
+    /// let mut sink = tx.into_sink();
+    /// for n in 1..=5 {
+    ///     sink.send(n).await.unwrap();
+    /// }
+    /// assert_eq!(sink.displaced(), 3);
+    /// assert_eq!((rx.recv().await, rx.recv().await), (Ok(4), Ok(5)));
+    /// # }
+    /// ```
+    pub fn displaced(&self) -> u64 {
+        self.displaced
+    }
+
+    /// Hands each displaced item to `f` (to log it, count it, send it
+    /// elsewhere), instead of dropping it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::sync::{Arc, Mutex};
+    /// use futures::SinkExt;
+    /// use herd::queue::{Builder, Overflow};
+    ///
+    /// let (tx, _rx) = Builder::new(1).overflow(Overflow::DropNewest).build::<&str>();
+    /// let dropped = Arc::new(Mutex::new(Vec::new()));
+    /// let kept = dropped.clone();
+    /// let mut sink = tx.into_sink().on_displaced(move |item| kept.lock().unwrap().push(item));
+    /// sink.send("first").await.unwrap();
+    /// sink.send("second").await.unwrap(); // the queue is full: not queued
+    /// assert_eq!(*dropped.lock().unwrap(), ["second"]);
+    /// # }
+    /// ```
+    pub fn on_displaced(mut self, f: impl FnMut(T) + Send + 'static) -> Self {
+        self.on_displaced = Some(Box::new(f));
+        self
+    }
+
+    fn settle(&mut self, sent: Sent<T>) {
+        match sent {
+            Sent::Queued => {}
+            Sent::Evicted(item) | Sent::Dropped(item) => {
+                self.displaced += 1;
+                if let Some(f) = self.on_displaced.as_mut() {
+                    f(item);
+                }
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> Sink<T> for SendSink<T> {
+    type Error = SendError<T>;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        self.poll_flush(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), SendError<T>> {
+        let this = self.get_mut();
+        let Some(sender) = this.sender.as_ref() else {
+            return Err(SendError::Closed(item));
+        };
+        match sender.try_send(item) {
+            Ok(sent) => {
+                this.settle(sent);
+                Ok(())
+            }
+            // Room may come: wait for it in line, as `send` does.
+            Err(SendError::Full(item)) if this.block => {
+                let sender = sender.clone();
+                this.sending = Some(Box::pin(async move { sender.send(item).await }));
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        let this = self.get_mut();
+        if let Some(sending) = this.sending.as_mut() {
+            let result = ready!(sending.as_mut().poll(cx));
+            this.sending = None;
+            this.settle(result?);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        let this = self.get_mut();
+        ready!(Pin::new(&mut *this).poll_flush(cx))?;
+        this.sender = None;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T> fmt::Debug for SendSink<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendSink")
+            .field("open", &self.sender.is_some())
+            .field("waiting", &self.sending.is_some())
+            .field("displaced", &self.displaced)
+            .finish()
+    }
+}
