@@ -527,3 +527,84 @@ async fn the_lag_monitor_reports_a_blocked_runtime() {
     });
     assert!(lag.is_some(), "a 400 ms block is at least 300 ms of lag");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dump_shows_tasks_and_threads_waiting_on_a_queue_and_forgets_them_after() {
+    setup();
+    let (tx, rx) = herd::queue::Builder::new(1).name("dumped-queue").build::<u32>();
+    let scope = Scope::<(), ()>::builder().name("queue-scope").build();
+    // A consumer waiting for an item, and (once the queue is full) a
+    // producer thread waiting for room.
+    scope
+        .spawn_named("dumped-consumer", {
+            let rx = rx.clone();
+            async move {
+                rx.recv().await.unwrap();
+                Ok(())
+            }
+        })
+        .await
+        .unwrap();
+    let waiting_on_queue = |name: &str| {
+        let dump = diag::dump();
+        dump.tasks.iter().any(|t| {
+            t.party.name.as_deref() == Some(name)
+                && matches!(&t.state, PartyState::Waiting { resource, .. }
+                    if resource.name() == Some("dumped-queue"))
+        })
+    };
+    for _ in 0..1000 {
+        if waiting_on_queue("dumped-consumer") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(waiting_on_queue("dumped-consumer"), "{}", diag::dump());
+    tx.send(1).await.unwrap(); // taken by the consumer
+    scope.join().await.unwrap();
+    assert!(!waiting_on_queue("dumped-consumer"));
+
+    tx.send(2).await.unwrap(); // full now
+    let producer = std::thread::Builder::new()
+        .name("dumped-producer".into())
+        .spawn({
+            let tx = tx.clone();
+            move || tx.send_blocking(3).unwrap()
+        })
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..1000 {
+        let dump = diag::dump();
+        if let Some(queue) = dump
+            .resources
+            .iter()
+            .find(|r| r.resource.name() == Some("dumped-queue"))
+        {
+            assert!(queue.holders.is_empty(), "a queue has no holders");
+            let (party, wait) = &queue.waiters[0];
+            assert_eq!(party.name.as_deref(), Some("dumped-producer"));
+            assert!(wait.at.file().ends_with("diag.rs"), "{}", wait.at);
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(seen, "{}", diag::dump());
+    // Past the stall threshold: waiting on a queue is not a stall.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(rx.recv().await, Ok(2));
+    producer.join().unwrap();
+    assert_eq!(rx.recv().await, Ok(3));
+    assert!(
+        !diag::recent()
+            .iter()
+            .any(|r| names(r).contains("dumped-queue")),
+        "no report names the queue"
+    );
+    assert!(
+        !diag::dump()
+            .resources
+            .iter()
+            .any(|r| r.resource.name() == Some("dumped-queue"))
+    );
+}

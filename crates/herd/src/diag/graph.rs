@@ -232,6 +232,28 @@ pub(crate) fn wait(
     })
 }
 
+/// Registers a wait by the current party on a queue (for an item, for
+/// room, for its work to be done), for dumps only: a queue has no holders,
+/// so the wait cannot close a cycle, and waiting on a queue is a worker's
+/// normal state, so it is never reported as stalled.
+pub(crate) fn watch(tracked: &Arc<Tracked>, at: Site) -> Waiting {
+    let me = actor::current();
+    lock(&me.state).waiting = Some(Wait {
+        tracked: tracked.clone(),
+        at,
+        since: stamp(),
+        reported: true,
+    });
+    Waiting {
+        actor: me,
+        tracked: tracked.clone(),
+        n: 0,
+        at,
+        owned: false,
+        granted: false,
+    }
+}
+
 /// If `me`, about to wait for `tracked` at `at`, could never be served:
 /// the cycle of waits that proves it. A resource blocks `me` for good when
 /// every one of its holders is `me`, or waits (directly or through others)

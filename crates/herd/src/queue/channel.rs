@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,8 @@ use futures_util::Stream;
 use super::store::Store;
 use super::wait_set::{Backoff, WaitSet};
 use crate::loom::atomic::{AtomicUsize, Ordering};
+use crate::diag::graph::{Tracked as Watched, Waiting};
+use crate::diag::{self, Site};
 use crate::sync::Resource;
 use crate::sync::line::{Wake, park};
 
@@ -210,9 +212,30 @@ struct Shared<T> {
     receivers: AtomicUsize,
     /// Items sent and not yet marked done.
     unfinished: AtomicUsize,
+    /// What diagnostics know of this queue, made on its first wait while
+    /// they are on.
+    tracked: OnceLock<Arc<Watched>>,
 }
 
 impl<T> Shared<T> {
+    /// A wait beginning at `at`, for diagnostics' dumps, if they are on.
+    #[inline]
+    fn watch(&self, at: Site) -> Option<Waiting> {
+        if !diag::on() {
+            return None;
+        }
+        self.watched(at)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn watched(&self, at: Site) -> Option<Waiting> {
+        let tracked = self
+            .tracked
+            .get_or_init(|| Watched::new(self.resource.clone()));
+        Some(diag::graph::watch(tracked, at))
+    }
+
     fn close(&self) -> bool {
         let first = self.items.close();
         if first {
@@ -290,6 +313,7 @@ impl<T> Shared<T> {
     fn poll_join(
         &self,
         key: &mut Option<usize>,
+        at: Site,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Abandoned>> {
         loop {
@@ -300,7 +324,10 @@ impl<T> Shared<T> {
                 return Poll::Ready(Err(abandoned));
             }
             match *key {
-                None => *key = Some(self.joiners.register(Wake::Task(cx.waker().clone()))),
+                None => {
+                    let watch = self.watch(at);
+                    *key = Some(self.joiners.register(Wake::Task(cx.waker().clone()), watch));
+                }
                 Some(waiting) => {
                     if self.joiners.still_waiting(waiting, cx.waker()) {
                         return Poll::Pending;
@@ -499,6 +526,7 @@ impl Builder {
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             unfinished: AtomicUsize::new(0),
+            tracked: OnceLock::new(),
         });
         (
             Sender {
@@ -576,12 +604,14 @@ impl<T> Sender<T> {
     /// assert_eq!(rx.recv().await, Ok(1));
     /// # }
     /// ```
+    #[track_caller]
     pub fn send(&self, item: T) -> SendFuture<'_, T> {
         SendFuture {
             shared: &self.shared,
             item: Some(item),
             key: None,
             yielded: false,
+            at: std::panic::Location::caller(),
         }
     }
 
@@ -658,8 +688,9 @@ impl<T> Sender<T> {
     /// producer.join().unwrap();
     /// assert_eq!(got, (0..10).collect::<Vec<_>>());
     /// ```
+    #[track_caller]
     pub fn send_blocking(&self, item: T) -> Result<Sent<T>, SendError<T>> {
-        self.send_blocking_until(item, None)
+        self.send_blocking_until(item, None, std::panic::Location::caller())
     }
 
     /// As [`send_blocking`](Sender::send_blocking), waiting at most
@@ -679,18 +710,24 @@ impl<T> Sender<T> {
     /// let late = tx.send_blocking_timeout(2, Duration::from_millis(10));
     /// assert_eq!(late, Err(herd::queue::SendError::TimedOut(2)));
     /// ```
+    #[track_caller]
     pub fn send_blocking_timeout(
         &self,
         item: T,
         timeout: Duration,
     ) -> Result<Sent<T>, SendError<T>> {
-        self.send_blocking_until(item, Some(Instant::now() + timeout))
+        self.send_blocking_until(
+            item,
+            Some(Instant::now() + timeout),
+            std::panic::Location::caller(),
+        )
     }
 
     fn send_blocking_until(
         &self,
         mut item: T,
         deadline: Option<Instant>,
+        at: Site,
     ) -> Result<Sent<T>, SendError<T>> {
         let shared = &*self.shared;
         let mut key = None;
@@ -709,7 +746,7 @@ impl<T> Sender<T> {
                 continue;
             }
             match key {
-                None => key = Some(shared.givers.register(Wake::this_thread())),
+                None => key = Some(shared.givers.register(Wake::this_thread(), shared.watch(at))),
                 Some(waiting) => {
                     if !shared.givers.is_waiting(waiting) {
                         // Woken: our entry is done; try again, and join the
@@ -774,10 +811,12 @@ impl<T> Sender<T> {
     /// worker.await.unwrap();
     /// # }
     /// ```
+    #[track_caller]
     pub fn join(&self) -> Join<'_, T> {
         Join {
             shared: &self.shared,
             key: None,
+            at: std::panic::Location::caller(),
         }
     }
 
@@ -894,6 +933,8 @@ pub struct SendFuture<'a, T> {
     shared: &'a Shared<T>,
     item: Option<T>,
     key: Option<usize>,
+    /// Where it was called, for diagnostics.
+    at: Site,
     /// Found the queue full once and let other tasks run before joining
     /// the line.
     yielded: bool,
@@ -943,7 +984,10 @@ impl<T> Future for SendFuture<'_, T> {
                 return Poll::Pending;
             }
             match this.key {
-                None => this.key = Some(shared.givers.register(Wake::Task(cx.waker().clone()))),
+                None => {
+                    let watch = shared.watch(this.at);
+                    this.key = Some(shared.givers.register(Wake::Task(cx.waker().clone()), watch));
+                }
                 Some(key) => {
                     if shared.givers.still_waiting(key, cx.waker()) {
                         return Poll::Pending;
@@ -1018,10 +1062,12 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.recv().await, Ok(7));
     /// # }
     /// ```
+    #[track_caller]
     pub fn recv(&self) -> RecvFuture<'_, T> {
         RecvFuture {
             shared: &self.shared,
             key: None,
+            at: std::panic::Location::caller(),
         }
     }
 
@@ -1084,8 +1130,9 @@ impl<T> Receiver<T> {
     /// std::thread::spawn(move || tx.send_blocking(3).unwrap());
     /// assert_eq!(rx.recv_blocking(), Ok(3));
     /// ```
+    #[track_caller]
     pub fn recv_blocking(&self) -> Result<T, RecvError> {
-        self.recv_blocking_until(None)
+        self.recv_blocking_until(None, std::panic::Location::caller())
     }
 
     /// As [`recv_blocking`](Receiver::recv_blocking), waiting at most
@@ -1104,11 +1151,12 @@ impl<T> Receiver<T> {
     /// let nothing = rx.recv_blocking_timeout(Duration::from_millis(10));
     /// assert_eq!(nothing, Err(herd::queue::RecvError::TimedOut));
     /// ```
+    #[track_caller]
     pub fn recv_blocking_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
-        self.recv_blocking_until(Some(Instant::now() + timeout))
+        self.recv_blocking_until(Some(Instant::now() + timeout), std::panic::Location::caller())
     }
 
-    fn recv_blocking_until(&self, deadline: Option<Instant>) -> Result<T, RecvError> {
+    fn recv_blocking_until(&self, deadline: Option<Instant>, at: Site) -> Result<T, RecvError> {
         let shared = &*self.shared;
         let mut key = None;
         let mut backoff = Backoff::new();
@@ -1126,7 +1174,7 @@ impl<T> Receiver<T> {
                 continue;
             }
             match key {
-                None => key = Some(shared.takers.register(Wake::this_thread())),
+                None => key = Some(shared.takers.register(Wake::this_thread(), shared.watch(at))),
                 Some(waiting) => {
                     if !shared.takers.is_waiting(waiting) {
                         shared.takers.leave(waiting);
@@ -1217,10 +1265,12 @@ impl<T> Receiver<T> {
     /// rx.join().await.unwrap(); // nothing was sent
     /// # }
     /// ```
+    #[track_caller]
     pub fn join(&self) -> Join<'_, T> {
         Join {
             shared: &self.shared,
             key: None,
+            at: std::panic::Location::caller(),
         }
     }
 
@@ -1327,6 +1377,7 @@ impl<T> fmt::Debug for Receiver<T> {
 fn poll_recv<T>(
     shared: &Shared<T>,
     key: &mut Option<usize>,
+    at: Site,
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, RecvError>> {
     loop {
@@ -1340,7 +1391,10 @@ fn poll_recv<T>(
             }
         }
         match *key {
-            None => *key = Some(shared.takers.register(Wake::Task(cx.waker().clone()))),
+            None => {
+                let watch = shared.watch(at);
+                *key = Some(shared.takers.register(Wake::Task(cx.waker().clone()), watch));
+            }
             Some(waiting) => {
                 if shared.takers.still_waiting(waiting, cx.waker()) {
                     return Poll::Pending;
@@ -1351,12 +1405,21 @@ fn poll_recv<T>(
     }
 }
 
+/// Where a `Receiver` polled as a `Stream` waits, as diagnostics show it.
+static STREAM: Site = {
+    #[track_caller]
+    const fn here() -> Site {
+        std::panic::Location::caller()
+    }
+    here()
+};
+
 impl<T> Stream for Receiver<T> {
     type Item = T;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        poll_recv(&this.shared, &mut this.next, cx).map(Result::ok)
+        poll_recv(&this.shared, &mut this.next, STREAM, cx).map(Result::ok)
     }
 }
 
@@ -1383,6 +1446,8 @@ impl<T> Stream for Receiver<T> {
 pub struct RecvFuture<'a, T> {
     shared: &'a Shared<T>,
     key: Option<usize>,
+    /// Where it was called, for diagnostics.
+    at: Site,
 }
 
 impl<T> Future for RecvFuture<'_, T> {
@@ -1390,7 +1455,7 @@ impl<T> Future for RecvFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        poll_recv(this.shared, &mut this.key, cx)
+        poll_recv(this.shared, &mut this.key, this.at, cx)
     }
 }
 
@@ -1434,6 +1499,8 @@ impl<T> fmt::Debug for RecvFuture<'_, T> {
 pub struct Join<'a, T> {
     shared: &'a Shared<T>,
     key: Option<usize>,
+    /// Where it was called, for diagnostics.
+    at: Site,
 }
 
 impl<T> Future for Join<'_, T> {
@@ -1441,7 +1508,7 @@ impl<T> Future for Join<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let polled = this.shared.poll_join(&mut this.key, cx);
+        let polled = this.shared.poll_join(&mut this.key, this.at, cx);
         if polled.is_ready()
             && let Some(key) = this.key.take()
         {

@@ -12,11 +12,27 @@ use std::task::Waker;
 #[cfg(not(all(any(target_arch = "x86", target_arch = "x86_64"), not(loom))))]
 use crate::loom::atomic::fence;
 use crate::loom::atomic::{AtomicUsize, Ordering};
+use crate::diag::graph::Waiting;
 use crate::loom::{Mutex, lock};
 use crate::sync::line::{Line, Wake, Wakes};
 
+/// One waiter: how to wake it, and its wait as diagnostics know it (when
+/// they are on), ended when the waiter leaves the line.
+struct Slot {
+    wake: Option<Wake>,
+    watch: Option<Waiting>,
+}
+
+impl Slot {
+    fn end(self) {
+        if let Some(watch) = self.watch {
+            watch.left();
+        }
+    }
+}
+
 pub(crate) struct WaitSet {
-    line: Mutex<Line<Option<Wake>>>,
+    line: Mutex<Line<Slot>>,
     /// Waiters still in the line.
     waiting: AtomicUsize,
 }
@@ -31,10 +47,13 @@ impl WaitSet {
 
     /// Joins the line. The caller must look at the queue again afterwards
     /// and only sleep if it still has to.
-    pub(crate) fn register(&self, wake: Wake) -> usize {
+    pub(crate) fn register(&self, wake: Wake, watch: Option<Waiting>) -> usize {
         let key = {
             let mut line = lock(&self.line);
-            let key = line.push_back(Some(wake));
+            let key = line.push_back(Slot {
+                wake: Some(wake),
+                watch,
+            });
             self.waiting.fetch_add(1, Ordering::SeqCst);
             key
         };
@@ -48,10 +67,12 @@ impl WaitSet {
     pub(crate) fn still_waiting(&self, key: usize, waker: &Waker) -> bool {
         let mut line = lock(&self.line);
         if line.is_linked(key) {
-            Wake::update(line.get_mut(key), waker);
+            Wake::update(&mut line.get_mut(key).wake, waker);
             true
         } else {
-            line.remove(key);
+            let slot = line.remove(key);
+            drop(line);
+            slot.end();
             false
         }
     }
@@ -69,7 +90,9 @@ impl WaitSet {
         if !woken {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
         }
-        line.remove(key);
+        let slot = line.remove(key);
+        drop(line);
+        slot.end();
         woken
     }
 
@@ -85,7 +108,7 @@ impl WaitSet {
                 Some(key) => {
                     line.unlink(key);
                     self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    line.get_mut(key).take()
+                    line.get_mut(key).wake.take()
                 }
                 None => None,
             }
@@ -104,7 +127,7 @@ impl WaitSet {
         let mut wakes = Wakes::default();
         {
             let mut line = lock(&self.line);
-            line.drain(|wake| wakes.push(wake.take()));
+            line.drain(|slot| wakes.push(slot.wake.take()));
             self.waiting.store(0, Ordering::SeqCst);
         }
         wakes.wake_all();
