@@ -63,6 +63,7 @@
 
 #![warn(missing_docs)]
 
+pub mod _cookbook;
 pub mod diag;
 pub mod limit;
 mod loom;

@@ -16,6 +16,16 @@ use crate::sync::{AcquireError, OwnedPermit, Semaphore};
 /// (the mistake of taking the semaphore first and sleeping inside it, which
 /// leaves slots idle while work queues).
 ///
+/// The rate is spent when a caller starts waiting for a slot, not when it
+/// gets one: while the concurrency limit is what holds callers back, several
+/// can be waiting for slots at once and start closer together than the
+/// rate's interval when slots free up together. Over any stretch the count
+/// still keeps to the quota (each start spent one unit of rate), but a server
+/// that polices the spacing of single requests may see bursts up to the
+/// concurrency limit. Where the spacing itself must hold, acquire the rate
+/// again after the slot (a [`RateLimiter`] of its own, burst 1), at the cost
+/// of holding the slot while waiting.
+///
 /// The concurrency part is a herd [`Semaphore`], so it can be resized
 /// while in use ([`Semaphore::add_permits`], [`Semaphore::forget_permits`]).
 /// Either part may be left out. Clones share both.

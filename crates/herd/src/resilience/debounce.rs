@@ -92,7 +92,7 @@ struct Shared<A, T> {
 /// calls (each less than `wait` after the one before) becomes one run with
 /// the latest arguments, `wait` after the last call (the trailing edge);
 /// optionally also one run at the start of the burst (the leading edge);
-/// and with [`max_wait`](Debounce::max_wait), a run at least that often
+/// and with a `max_wait` ([`Debounce::with_options`]), a run at least that often
 /// during a long burst. [`throttle`] is the same with `max_wait = wait` and
 /// both edges on.
 ///

@@ -139,7 +139,7 @@ where
 
     /// At most `limit` children run at once. [`Scope::spawn`] beyond it
     /// waits, first come first served, for a running child to end;
-    /// [`Scope::try_spawn`] returns [`SpawnError::AtCapacity`] instead.
+    /// [`Scope::try_spawn`] returns [`SpawnError::AtCapacity`](super::SpawnError::AtCapacity) instead.
     ///
     /// # Panics
     ///
@@ -170,7 +170,7 @@ where
     }
 
     /// Cancels the scope at `deadline`: running children are stopped and
-    /// end as [`TaskError::TimedOut`]. A parent's earlier deadline wins.
+    /// end as [`TaskError::TimedOut`](super::TaskError::TimedOut). A parent's earlier deadline wins.
     ///
     /// # Examples
     ///
