@@ -531,7 +531,9 @@ async fn the_lag_monitor_reports_a_blocked_runtime() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dump_shows_tasks_and_threads_waiting_on_a_queue_and_forgets_them_after() {
     setup();
-    let (tx, rx) = herd::queue::Builder::new(1).name("dumped-queue").build::<u32>();
+    let (tx, rx) = herd::queue::Builder::new(1)
+        .name("dumped-queue")
+        .build::<u32>();
     let scope = Scope::<(), ()>::builder().name("queue-scope").build();
     // A consumer waiting for an item, and (once the queue is full) a
     // producer thread waiting for room.

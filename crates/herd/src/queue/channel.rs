@@ -15,9 +15,9 @@ use futures_util::Stream;
 
 use super::store::Store;
 use super::wait_set::{Backoff, WaitSet};
-use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::diag::graph::{Tracked as Watched, Waiting};
 use crate::diag::{self, Site};
+use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::sync::Resource;
 use crate::sync::line::{Wake, park};
 
@@ -746,7 +746,13 @@ impl<T> Sender<T> {
                 continue;
             }
             match key {
-                None => key = Some(shared.givers.register(Wake::this_thread(), shared.watch(at))),
+                None => {
+                    key = Some(
+                        shared
+                            .givers
+                            .register(Wake::this_thread(), shared.watch(at)),
+                    )
+                }
                 Some(waiting) => {
                     if !shared.givers.is_waiting(waiting) {
                         // Woken: our entry is done; try again, and join the
@@ -986,7 +992,11 @@ impl<T> Future for SendFuture<'_, T> {
             match this.key {
                 None => {
                     let watch = shared.watch(this.at);
-                    this.key = Some(shared.givers.register(Wake::Task(cx.waker().clone()), watch));
+                    this.key = Some(
+                        shared
+                            .givers
+                            .register(Wake::Task(cx.waker().clone()), watch),
+                    );
                 }
                 Some(key) => {
                     if shared.givers.still_waiting(key, cx.waker()) {
@@ -1153,7 +1163,10 @@ impl<T> Receiver<T> {
     /// ```
     #[track_caller]
     pub fn recv_blocking_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
-        self.recv_blocking_until(Some(Instant::now() + timeout), std::panic::Location::caller())
+        self.recv_blocking_until(
+            Some(Instant::now() + timeout),
+            std::panic::Location::caller(),
+        )
     }
 
     fn recv_blocking_until(&self, deadline: Option<Instant>, at: Site) -> Result<T, RecvError> {
@@ -1174,7 +1187,13 @@ impl<T> Receiver<T> {
                 continue;
             }
             match key {
-                None => key = Some(shared.takers.register(Wake::this_thread(), shared.watch(at))),
+                None => {
+                    key = Some(
+                        shared
+                            .takers
+                            .register(Wake::this_thread(), shared.watch(at)),
+                    )
+                }
                 Some(waiting) => {
                     if !shared.takers.is_waiting(waiting) {
                         shared.takers.leave(waiting);
@@ -1393,7 +1412,11 @@ fn poll_recv<T>(
         match *key {
             None => {
                 let watch = shared.watch(at);
-                *key = Some(shared.takers.register(Wake::Task(cx.waker().clone()), watch));
+                *key = Some(
+                    shared
+                        .takers
+                        .register(Wake::Task(cx.waker().clone()), watch),
+                );
             }
             Some(waiting) => {
                 if shared.takers.still_waiting(waiting, cx.waker()) {

@@ -9,10 +9,10 @@
 
 use std::task::Waker;
 
+use crate::diag::graph::Waiting;
 #[cfg(not(all(any(target_arch = "x86", target_arch = "x86_64"), not(loom))))]
 use crate::loom::atomic::fence;
 use crate::loom::atomic::{AtomicUsize, Ordering};
-use crate::diag::graph::Waiting;
 use crate::loom::{Mutex, lock};
 use crate::sync::line::{Line, Wake, Wakes};
 
