@@ -65,6 +65,8 @@
 
 pub mod _cookbook;
 pub mod diag;
+#[cfg(feature = "redis")]
+pub mod dist;
 pub mod limit;
 mod loom;
 pub mod pool;

@@ -2,6 +2,8 @@
 //! order that keeps one from starving the other.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,7 +52,75 @@ use crate::sync::{AcquireError, OwnedPermit, Semaphore};
 #[derive(Clone, Default)]
 pub struct Limiter {
     rate: Option<RateLimiter>,
+    /// A rate limit of another kind (shared between machines), after the
+    /// local one.
+    shared: Option<Arc<dyn RateLimit>>,
     concurrency: Option<Arc<Semaphore>>,
+}
+
+/// A rate limit a [`Limiter`] can compose: herd's own [`RateLimiter`], or
+/// one shared between machines (`herd::dist`'s Redis limiter, feature
+/// `redis`). One method: take `cost` by `deadline` (none: wait as long as
+/// it takes), or say why not.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use herd::limit::{Limiter, Quota, RateError, RateLimit, RateLimiter};
+///
+/// // A rate limit that refuses everything, for a test.
+/// struct Never;
+/// impl RateLimit for Never {
+///     fn acquire_until(
+///         &self,
+///         _cost: u32,
+///         _deadline: Option<tokio::time::Instant>,
+///     ) -> Pin<Box<dyn Future<Output = Result<(), RateError>> + Send + '_>> {
+///         Box::pin(async { Err(RateError::Unavailable { reason: "never" }) })
+///     }
+/// }
+/// let limit = Limiter::new().rate_from(Never).concurrency(2);
+/// assert!(limit.acquire().await.is_err());
+/// // herd's own limiter is one too.
+/// let local = RateLimiter::new(Quota::per_second(5));
+/// assert!(local.acquire_until(1, None).await.is_ok());
+/// # }
+/// ```
+pub trait RateLimit: Send + Sync + 'static {
+    /// Takes `cost` from the limit, waiting until `deadline` at most.
+    ///
+    /// # Errors
+    ///
+    /// [`RateError::Limited`] if it could not be granted by the deadline
+    /// (with how long it would have taken), [`RateError::TooCostly`], or
+    /// [`RateError::Unavailable`] for a shared limit whose store failed.
+    fn acquire_until(
+        &self,
+        cost: u32,
+        deadline: Option<Instant>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), RateError>> + Send + '_>>;
+}
+
+impl RateLimit for RateLimiter {
+    fn acquire_until(
+        &self,
+        cost: u32,
+        deadline: Option<Instant>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), RateError>> + Send + '_>> {
+        Box::pin(async move {
+            match deadline {
+                None => self.acquire_n(cost).await,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    self.acquire_timeout(cost, left).await
+                }
+            }
+        })
+    }
 }
 
 /// Leave to go ahead, from a [`Limiter`]: holds the concurrency permit, if
@@ -177,6 +247,35 @@ impl Limiter {
         self
     }
 
+    /// Adds a rate limit of another kind, asked after the local one and
+    /// before the concurrency permit: typically one shared between
+    /// machines, so that every machine's calls count against one quota.
+    /// [`try_acquire`](Limiter::try_acquire) cannot ask it (it answers over
+    /// the network) and refuses with [`RateError::Unavailable`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use herd::limit::{Limiter, Quota, RateLimiter};
+    ///
+    /// // Any RateLimit; here herd's own, standing in for a shared one.
+    /// let limit = Limiter::new()
+    ///     .rate_from(RateLimiter::new(Quota::per_second(10).burst(1)))
+    ///     .concurrency(4);
+    /// let start = tokio::time::Instant::now();
+    /// for _ in 0..3 {
+    ///     drop(limit.acquire().await.unwrap());
+    /// }
+    /// assert_eq!(start.elapsed(), std::time::Duration::from_millis(200));
+    /// # }
+    /// ```
+    pub fn rate_from(mut self, limit: impl RateLimit) -> Limiter {
+        self.shared = Some(Arc::new(limit));
+        self
+    }
+
     /// Adds a concurrency limit of `limit` in flight at once.
     ///
     /// # Panics
@@ -266,6 +365,12 @@ impl Limiter {
         if let Some(rate) = &self.rate {
             rate.acquire().await.map_err(LimitError::Rate)?;
         }
+        if let Some(shared) = &self.shared {
+            shared
+                .acquire_until(1, None)
+                .await
+                .map_err(LimitError::Rate)?;
+        }
         let permit = match &self.concurrency {
             Some(semaphore) => Some(
                 semaphore
@@ -305,6 +410,12 @@ impl Limiter {
         let deadline = Instant::now().checked_add(timeout);
         if let Some(rate) = &self.rate {
             rate.acquire_timeout(1, timeout)
+                .await
+                .map_err(LimitError::Rate)?;
+        }
+        if let Some(shared) = &self.shared {
+            shared
+                .acquire_until(1, deadline)
                 .await
                 .map_err(LimitError::Rate)?;
         }
@@ -363,6 +474,13 @@ impl Limiter {
         if let Some(rate) = &self.rate {
             rate.check().map_err(LimitError::Rate)?;
         }
+        if self.shared.is_some() {
+            // A shared limit answers over the network: only `acquire`
+            // can ask it, and passing it by unasked would break it.
+            return Err(LimitError::Rate(RateError::Unavailable {
+                reason: "a shared rate limit is asked by acquire, not try_acquire",
+            }));
+        }
         Ok(Pass { _permit: permit })
     }
 }
@@ -371,6 +489,7 @@ impl fmt::Debug for Limiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Limiter")
             .field("rate", &self.rate)
+            .field("shared", &self.shared.is_some())
             .field(
                 "concurrency",
                 &self.concurrency.as_ref().map(|s| s.capacity()),

@@ -16,7 +16,8 @@
 //!
 //! When to use something else: to smooth work already queued, a
 //! [`WorkerPool`](crate::pool::WorkerPool) bounds concurrency by itself; to
-//! share one limit between machines, the distributed tier (later).
+//! share one limit between machines, `herd::dist`'s Redis limiter (feature
+//! `redis`), which a [`Limiter`] composes like a local one ([`RateLimit`]).
 //!
 //! # Examples
 //!
@@ -51,7 +52,7 @@ use std::time::Duration;
 
 pub use adaptive::{AdaptiveLimit, AdaptiveLimitBuilder, Admitted, Algorithm};
 pub use keyed::{KeyedRateLimiter, KeyedRateLimiterBuilder};
-pub use limiter::{LimitError, Limiter, Pass};
+pub use limiter::{LimitError, Limiter, Pass, RateLimit};
 pub use rate::RateLimiter;
 
 /// How much a rate limiter lets through: `count` cells per `period`,
@@ -257,6 +258,12 @@ pub enum RateError {
         /// The most one request may cost.
         burst: u32,
     },
+    /// A shared limit's store (Redis) did not answer in time or failed,
+    /// and its limiter was told to fail closed: refused, with why.
+    Unavailable {
+        /// Why, in a few words (the store's own error is logged).
+        reason: &'static str,
+    },
 }
 
 impl RateError {
@@ -271,7 +278,7 @@ impl RateError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             RateError::Limited { retry_after } => Some(*retry_after),
-            RateError::TooCostly { .. } => None,
+            RateError::TooCostly { .. } | RateError::Unavailable { .. } => None,
         }
     }
 }
@@ -286,6 +293,9 @@ impl fmt::Display for RateError {
                 f,
                 "a cost of {cost} is more than the burst of {burst}: it can never be granted"
             ),
+            RateError::Unavailable { reason } => {
+                write!(f, "the shared rate limit is unavailable: {reason}")
+            }
         }
     }
 }

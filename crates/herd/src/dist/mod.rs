@@ -1,0 +1,37 @@
+//! Limits shared between machines, on an engine the service already runs:
+//! with feature `redis`, [`RedisRateLimiter`], herd's GCRA rate limit kept
+//! in Redis (or Valkey) so that every process using it counts against one
+//! quota.
+//!
+//! When to use it: a quota that belongs to the whole service (an upstream
+//! API's limit, a per-customer plan) while the service runs as several
+//! processes. When to use something else: one process, or a limit that may
+//! be per process, is herd's local [`RateLimiter`](crate::limit::RateLimiter)
+//! (nanoseconds a decision, against a round trip of tens of microseconds
+//! here); a concurrency limit across machines is not here yet.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), redis::RedisError> {
+//! use herd::dist::{Fallback, RedisRateLimiter};
+//! use herd::limit::Quota;
+//!
+//! let client = redis::Client::open("redis://127.0.0.1/")?;
+//! let limit = RedisRateLimiter::builder(client, "upstream", Quota::per_second(20), Fallback::Local)
+//!     .build()
+//!     .await?;
+//! limit.acquire("all", 1).await.unwrap(); // waits as long as Redis says
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! (Not run here: it needs a Redis server; `tests/dist_redis.rs` starts
+//! one.)
+
+#[cfg(feature = "redis")]
+mod redis_rate;
+
+#[cfg(feature = "redis")]
+pub use redis_rate::{Fallback, RedisKey, RedisRateLimiter, RedisRateLimiterBuilder};

@@ -1,0 +1,273 @@
+//! `herd::dist::RedisRateLimiter` against a real Redis server this test
+//! starts on 127.0.0.1 (`redis-server`, installed by `.ci/run` from
+//! Debian): one quota shared by several limiters (as by several processes),
+//! exact under contention, refusals with their wait, weighted and keyed
+//! quotas, and each fallback when the server goes away.
+#![cfg(feature = "redis")]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use herd::dist::{Fallback, RedisRateLimiter};
+use herd::limit::{Limiter, Quota, RateError};
+
+/// A redis-server of this test's own, on a free port, stopped on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start() -> Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (.ci/run installs it: apt-get install redis-server)");
+        let url = format!("redis://127.0.0.1:{port}/");
+        let client = redis::Client::open(url.as_str()).unwrap();
+        for _ in 0..500 {
+            if let Ok(mut connection) = client.get_connection()
+                && redis::cmd("PING").query::<String>(&mut connection).is_ok()
+            {
+                return Server { child, url };
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server did not start on port {port}");
+    }
+
+    fn client(&self) -> redis::Client {
+        redis::Client::open(self.url.as_str()).unwrap()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn limiter(
+    server: &Server,
+    name: &str,
+    quota: Quota,
+    fallback: Fallback,
+) -> RedisRateLimiter {
+    RedisRateLimiter::builder(server.client(), name, quota, fallback)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_limiters_share_one_quota_exactly_under_contention() {
+    let server = Server::start();
+    // A burst of 200, then about one every 18 s: over the test's few
+    // seconds, the grants are the burst, plus at most one.
+    let quota = Quota::per_hour(200);
+    let granted = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for instance in 0..4 {
+        // Four limiters: as four processes of one service.
+        let limit = limiter(&server, "shared", quota, Fallback::Closed).await;
+        for _ in 0..8 {
+            let (limit, granted, refused) = (limit.clone(), granted.clone(), refused.clone());
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..50 {
+                    match limit.check("the-key").await {
+                        Ok(()) => granted.fetch_add(1, Ordering::SeqCst),
+                        Err(RateError::Limited { .. }) => refused.fetch_add(1, Ordering::SeqCst),
+                        Err(other) => panic!("instance {instance}: {other}"),
+                    };
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let granted = granted.load(Ordering::SeqCst);
+    assert!((200..=201).contains(&granted), "granted {granted}");
+    assert_eq!(granted + refused.load(Ordering::SeqCst), 4 * 8 * 50);
+}
+
+#[tokio::test]
+async fn a_refusal_says_how_long_to_wait_and_writes_nothing() {
+    let server = Server::start();
+    let limit = RedisRateLimiter::builder(
+        server.client(),
+        "wait",
+        Quota::per_minute(1),
+        Fallback::Closed,
+    )
+    .remember_refusals(false)
+    .build()
+    .await
+    .unwrap();
+    assert_eq!(limit.check("k").await, Ok(()));
+    let Err(RateError::Limited { retry_after }) = limit.check("k").await else {
+        panic!("the second of one a minute is refused")
+    };
+    assert!(
+        retry_after > Duration::from_secs(50) && retry_after <= Duration::from_secs(60),
+        "{retry_after:?}"
+    );
+    // Refusals did not move the next grant further away.
+    let Err(RateError::Limited { retry_after: again }) = limit.check("k").await else {
+        panic!()
+    };
+    assert!(again <= retry_after);
+    // Another key is untouched.
+    assert_eq!(limit.check("other").await, Ok(()));
+}
+
+#[tokio::test]
+async fn costs_and_per_key_quotas() {
+    let server = Server::start();
+    let limit = RedisRateLimiter::builder(
+        server.client(),
+        "costs",
+        Quota::per_hour(10),
+        Fallback::Closed,
+    )
+    .quota_for("small", Quota::per_hour(2))
+    .build()
+    .await
+    .unwrap();
+    assert_eq!(limit.check_n("big", 6).await, Ok(()));
+    assert_eq!(limit.check_n("big", 4).await, Ok(()));
+    assert!(matches!(
+        limit.check_n("big", 1).await,
+        Err(RateError::Limited { .. })
+    ));
+    assert_eq!(
+        limit.check_n("big", 11).await,
+        Err(RateError::TooCostly {
+            cost: 11,
+            burst: 10
+        })
+    );
+    assert_eq!(limit.check_n("small", 2).await, Ok(()));
+    assert!(matches!(
+        limit.check("small").await,
+        Err(RateError::Limited { .. })
+    ));
+}
+
+#[tokio::test(start_paused = false)]
+async fn acquire_waits_as_long_as_redis_says() {
+    let server = Server::start();
+    // 20 a second, one at a time: the fifth starts at least 150 ms after
+    // the first (a lower bound: noise only makes it later).
+    let limit = limiter(
+        &server,
+        "acquire",
+        Quota::per_second(20).burst(1),
+        Fallback::Closed,
+    )
+    .await;
+    let start = std::time::Instant::now();
+    for _ in 0..5 {
+        limit.acquire("k", 1).await.unwrap();
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        start.elapsed()
+    );
+    // With a deadline too near, it says how long instead of waiting.
+    let near = tokio::time::Instant::now() + Duration::from_millis(1);
+    limit.acquire("slow", 1).await.unwrap();
+    assert!(matches!(
+        limit.acquire_until("slow", 1, Some(near)).await,
+        Err(RateError::Limited { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_limiter_composes_the_shared_rate_with_a_concurrency_limit() {
+    let server = Server::start();
+    let shared = limiter(&server, "composed", Quota::per_hour(3), Fallback::Closed).await;
+    let limit = Limiter::new()
+        .rate_from(shared.for_key("host"))
+        .concurrency(2);
+    let first = limit.acquire().await.unwrap();
+    let second = limit.acquire().await.unwrap();
+    drop((first, second));
+    let _third = limit.acquire().await.unwrap();
+    // The quota of 3 an hour is spent: the fourth would wait ~20 minutes.
+    let refused = limit
+        .acquire_timeout(Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert!(refused.retry_after().unwrap() > Duration::from_secs(60));
+    // try_acquire cannot ask Redis, and says so rather than skip it.
+    assert!(matches!(
+        limit.try_acquire(),
+        Err(herd::limit::LimitError::Rate(RateError::Unavailable { .. }))
+    ));
+}
+
+#[tokio::test]
+async fn when_redis_goes_away_each_fallback_applies_and_nothing_hangs() {
+    let mut server = Server::start();
+    let quota = Quota::per_hour(2);
+    let open = limiter(&server, "down", quota, Fallback::Open).await;
+    let closed = limiter(&server, "down", quota, Fallback::Closed).await;
+    let local = limiter(&server, "down", quota, Fallback::Local).await;
+    // A refusal made while Redis was up is remembered, and answered
+    // locally afterwards.
+    let remembering = limiter(&server, "remember", Quota::per_hour(1), Fallback::Open).await;
+    remembering.check("k").await.unwrap();
+    assert!(matches!(
+        remembering.check("k").await,
+        Err(RateError::Limited { .. })
+    ));
+    server.stop();
+
+    let start = std::time::Instant::now();
+    for _ in 0..3 {
+        assert_eq!(open.check("k").await, Ok(()), "fail open grants");
+    }
+    assert!(matches!(
+        closed.check("k").await,
+        Err(RateError::Unavailable { .. })
+    ));
+    // Local: the same quota, in this process alone.
+    assert_eq!(local.check("k").await, Ok(()));
+    assert_eq!(local.check("k").await, Ok(()));
+    assert!(matches!(
+        local.check("k").await,
+        Err(RateError::Limited { .. })
+    ));
+    assert!(matches!(
+        remembering.check("k").await,
+        Err(RateError::Limited { .. })
+    ));
+    // Eight decisions against a dead server: each bounded by its timeout
+    // (200 ms), so well under this generous ceiling.
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}
