@@ -839,3 +839,64 @@ fn text_lines_by_default_and_a_hundred_thousand_urls_in_bounded_memory() {
     let peak_mb = usage.ru_maxrss as f64 / 1024.0;
     assert!(peak_mb < 50.0, "peak resident {peak_mb:.1} MB");
 }
+
+/// A redis-server of this test's own on a free port (Debian's
+/// `redis-server`, which `.ci/run` installs), stopped on drop.
+struct Redis(std::process::Child, u16);
+
+impl Redis {
+    fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server)");
+        let redis = Redis(child, port);
+        eventually("redis-server to listen", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        redis
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn with_redis_two_runs_share_one_rate() {
+    let server = Server::start();
+    let redis = Redis::start();
+    let url = format!("redis://127.0.0.1:{}/", redis.1);
+    // Two runs at once, 6 URLs each, both "at most 10 a second": sharing
+    // the rate, the 12 requests span at least 1.1 s (alone, each run would
+    // take about 0.5 s, side by side).
+    let runs: Vec<_> = (0..2)
+        .map(|run| {
+            let urls: Vec<String> = (0..6)
+                .map(|n| server.url(&format!("/ok/{run}-{n}")))
+                .collect();
+            let url = url.clone();
+            std::thread::spawn(move || {
+                fetch(&["-c", "4", "--rate", "10/s", "--redis", &url], &urls)
+            })
+        })
+        .collect();
+    for run in runs {
+        let run = run.join().unwrap();
+        assert_eq!((run.code, run.records.len()), (0, 6), "{}", run.stderr);
+    }
+    let arrivals = server.seen.arrivals.lock().unwrap();
+    assert_eq!(arrivals.len(), 12);
+    let span = *arrivals.iter().max().unwrap() - *arrivals.iter().min().unwrap();
+    assert!(span >= Duration::from_millis(1050), "{span:?}");
+}

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use futures_util::FutureExt;
 use futures_util::stream::{self, BoxStream, StreamExt};
+use herd::dist::{Fallback, RedisRateLimiter};
 use herd::limit::{AdaptiveLimit, Admitted, Algorithm, KeyedRateLimiter, RateLimiter};
 use herd::resilience::{Failure, Retry, RetryError, Verdict};
 use herd::sync::{OwnedPermit, Semaphore};
@@ -74,6 +75,15 @@ pub struct FetchArgs {
     /// At most this many requests at once to each host.
     #[arg(long, value_name = "N")]
     per_host_concurrency: Option<usize>,
+    /// Share --rate and --per-host-rate with every herd fetch that uses
+    /// this Redis (redis://HOST:PORT/) and --redis-name: each request
+    /// counts in Redis. If Redis fails or is slow (50 ms), each process
+    /// falls back to its own limits, and says so on standard error.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// The name the shared limits go by in Redis.
+    #[arg(long, value_name = "NAME", default_value = "herd-fetch")]
+    redis_name: String,
     /// Seconds to wait for a connection.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     connect_timeout: f64,
@@ -140,7 +150,7 @@ pub struct FetchArgs {
 
 /// Fetches every URL; the exit status.
 pub async fn fetch(args: FetchArgs) -> i32 {
-    match prepare(args) {
+    match prepare(args).await {
         Ok(fetcher) => fetcher.run().await,
         Err(message) => {
             eprintln!("herd fetch: {message}");
@@ -217,6 +227,9 @@ impl Record {
 struct Limits {
     rate: Option<RateLimiter>,
     host_rate: Option<KeyedRateLimiter<String>>,
+    /// With --redis, the two rates counted in Redis instead.
+    shared_rate: Option<RedisRateLimiter>,
+    shared_host_rate: Option<RedisRateLimiter>,
     host_slots: Option<HostSlots>,
     adaptive: Option<AdaptiveLimit>,
 }
@@ -229,11 +242,16 @@ struct Held {
 
 impl Limits {
     async fn pass(&self, host: &str) -> Held {
-        if let Some(rate) = &self.rate {
-            // Errors only for a cost above the burst; the cost is 1.
+        // Errors only for a cost above the burst (the cost is 1), or, for
+        // the shared rates, never: they fall back to local limits.
+        if let Some(rate) = &self.shared_rate {
+            let _ = rate.acquire("all", 1).await;
+        } else if let Some(rate) = &self.rate {
             let _ = rate.acquire().await;
         }
-        if let Some(host_rate) = &self.host_rate {
+        if let Some(host_rate) = &self.shared_host_rate {
+            let _ = host_rate.acquire(host, 1).await;
+        } else if let Some(host_rate) = &self.host_rate {
             let _ = host_rate.acquire(&host.to_owned()).await;
         }
         let host = match &self.host_slots {
@@ -343,7 +361,7 @@ fn parse_size(size: &str) -> Result<u64, String> {
     n.checked_mul(scale).ok_or_else(bad)
 }
 
-fn prepare(args: FetchArgs) -> Result<Fetcher, String> {
+async fn prepare(args: FetchArgs) -> Result<Fetcher, String> {
     if args.concurrency == 0 {
         return Err("-c 0: at least one request at once".into());
     }
@@ -396,17 +414,53 @@ fn prepare(args: FetchArgs) -> Result<Fetcher, String> {
     let client = client
         .build()
         .map_err(|e| format!("the HTTP client: {e}"))?;
+    let rate = args
+        .rate
+        .as_deref()
+        .map(|r| crate::run::parse_rate("--rate", r))
+        .transpose()?;
+    let host_rate = args
+        .per_host_rate
+        .as_deref()
+        .map(|r| crate::run::parse_rate("--per-host-rate", r))
+        .transpose()?;
+    let (shared_rate, shared_host_rate) = match &args.redis {
+        None => (None, None),
+        Some(url) => {
+            let client =
+                redis::Client::open(url.as_str()).map_err(|e| format!("--redis {url}: {e}"))?;
+            let shared = |suffix: &str, quota| {
+                RedisRateLimiter::builder(
+                    client.clone(),
+                    format!("{}:{suffix}", args.redis_name),
+                    quota,
+                    Fallback::Local,
+                )
+                .build()
+            };
+            let mut made = (None, None);
+            if let Some(quota) = rate {
+                made.0 = Some(
+                    shared("rate", quota)
+                        .await
+                        .map_err(|e| format!("--redis {url}: {e}"))?,
+                );
+            }
+            if let Some(quota) = host_rate {
+                made.1 = Some(
+                    shared("host", quota)
+                        .await
+                        .map_err(|e| format!("--redis {url}: {e}"))?,
+                );
+            }
+            made
+        }
+    };
     let limits = Limits {
-        rate: args
-            .rate
-            .as_deref()
-            .map(|r| crate::run::parse_rate("--rate", r).map(RateLimiter::new))
-            .transpose()?,
-        host_rate: args
-            .per_host_rate
-            .as_deref()
-            .map(|r| crate::run::parse_rate("--per-host-rate", r).map(KeyedRateLimiter::new))
-            .transpose()?,
+        rate: rate.map(RateLimiter::new),
+        host_rate: host_rate.map(KeyedRateLimiter::new),
+        shared_rate,
+        shared_host_rate,
         host_slots: args.per_host_concurrency.map(|per_host| HostSlots {
             per_host,
             hosts: Arc::default(),
