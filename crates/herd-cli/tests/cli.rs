@@ -2,6 +2,10 @@
 //! inputs, and Ctrl-C once and twice. (Output compatibility with GNU
 //! parallel is `tests/compat.rs`.)
 
+mod common;
+
+use common::eventually;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,6 +73,8 @@ fn invalid_arguments_are_named_and_nothing_runs() {
 
 #[test]
 fn a_million_inputs_run_in_bounded_memory() {
+    // Reaped by wait_with_peak below, which also gives its peak memory.
+    #[allow(clippy::zombie_processes)]
     let mut child = herd()
         .args(["run", "-j", "4", "--dry-run", "echo"])
         .stdin(Stdio::piped())
@@ -96,15 +102,9 @@ fn a_million_inputs_run_in_bounded_memory() {
         lines += buffer[..n].iter().filter(|&&b| b == b'\n').count();
     }
     writer.join().unwrap();
-    assert!(child.wait().unwrap().success());
+    let (exited_ok, peak_mb) = common::wait_with_peak(&child);
+    assert!(exited_ok);
     assert_eq!(lines, 1_000_000);
-    // SAFETY: getrusage fills the struct it is given.
-    let usage = unsafe {
-        let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
-        usage.assume_init()
-    };
-    let peak_mb = usage.ru_maxrss as f64 / 1024.0;
     assert!(peak_mb < 50.0, "peak resident {peak_mb:.1} MB");
 }
 
@@ -118,17 +118,6 @@ fn processes_with(marker: &str) -> usize {
                 .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(marker))
         })
         .count()
-}
-
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "gave up waiting: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -304,7 +293,7 @@ fn ctrl_c_once_ends_the_run_even_while_input_is_still_open() {
 
 #[test]
 fn pipe_streams_a_hundred_megabytes_in_bounded_memory_and_loses_no_byte() {
-    // Reaped by wait4 below, which also gives its peak memory.
+    // Reaped by wait_with_peak below, which also gives its peak memory.
     #[allow(clippy::zombie_processes)]
     let mut child = herd()
         .args(["run", "--pipe", "--block", "1M", "-j", "2", "wc -c"])
@@ -327,17 +316,10 @@ fn pipe_streams_a_hundred_megabytes_in_bounded_memory_and_loses_no_byte() {
         out.read_to_string(&mut text).unwrap();
         text
     });
-    // SAFETY: waits for our own child; wait4 fills both out-values.
-    let (status, usage) = unsafe {
-        let mut status = 0;
-        let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-        let pid = libc::wait4(child.id() as i32, &mut status, 0, usage.as_mut_ptr());
-        assert_eq!(pid, child.id() as i32);
-        (status, usage.assume_init())
-    };
+    let (exited_ok, peak_mb) = common::wait_with_peak(&child);
     writer.join().unwrap();
     let text = reader.join().unwrap();
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    assert!(exited_ok);
     let sizes: Vec<usize> = text.lines().map(|l| l.trim().parse().unwrap()).collect();
     let block_line = "a line of input, never split across two jobs\n".len();
     assert_eq!(sizes.iter().sum::<usize>(), rounds * 1000 * block_line);
@@ -350,7 +332,6 @@ fn pipe_streams_a_hundred_megabytes_in_bounded_memory_and_loses_no_byte() {
         sizes.iter().all(|size| size % block_line == 0),
         "a record was split"
     );
-    let peak_mb = usage.ru_maxrss as f64 / 1024.0;
     assert!(peak_mb < 50.0, "peak resident {peak_mb:.1} MB");
 }
 

@@ -5,6 +5,10 @@
 //! reported exactly once with the right outcome, and the server counts the
 //! requests it had at once.
 
+mod common;
+
+use common::eventually;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io::Write;
@@ -176,6 +180,15 @@ impl Drop for InFlight<'_> {
     }
 }
 
+fn with_header(
+    mut response: Response<Full<Bytes>>,
+    name: &'static str,
+    value: &str,
+) -> Response<Full<Bytes>> {
+    response.headers_mut().insert(name, value.parse().unwrap());
+    response
+}
+
 fn respond(status: u16, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = StatusCode::from_u16(status).unwrap();
@@ -229,39 +242,15 @@ async fn answer(
             std::future::pending().await
         }
         // First answer 429 with Retry-After: 1, then 200.
-        ["429", ..] if hit == 1 => {
-            let mut response = respond(429, "slow down");
-            response
-                .headers_mut()
-                .insert("retry-after", "1".parse().unwrap());
-            response
-        }
+        ["429", ..] if hit == 1 => with_header(respond(429, "slow down"), "retry-after", "1"),
         ["429", ..] => respond(200, "thanks for waiting"),
         // `/503/SECS`: always 503, with Retry-After: SECS.
-        ["503", secs] => {
-            let mut response = respond(503, "come back later");
-            response
-                .headers_mut()
-                .insert("retry-after", secs.parse().unwrap());
-            response
-        }
+        ["503", secs] => with_header(respond(503, "come back later"), "retry-after", secs),
         // `/flaky/N/...`: 503 N times (no Retry-After), then 200.
         ["flaky", n, ..] if hit <= n.parse().unwrap() => respond(503, "unavailable"),
         ["flaky", ..] => respond(200, "recovered"),
-        ["loop"] => {
-            let mut response = respond(302, "");
-            response
-                .headers_mut()
-                .insert("location", "/loop".parse().unwrap());
-            response
-        }
-        ["redirect"] => {
-            let mut response = respond(301, "");
-            response
-                .headers_mut()
-                .insert("location", "/ok/landed".parse().unwrap());
-            response
-        }
+        ["loop"] => with_header(respond(302, ""), "location", "/loop"),
+        ["redirect"] => with_header(respond(301, ""), "location", "/ok/landed"),
         ["gzip"] => {
             let text = "hello, compressed world\n".repeat(1000);
             let accepts = request
@@ -274,11 +263,11 @@ async fn answer(
             let mut encoder =
                 flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             encoder.write_all(text.as_bytes()).unwrap();
-            let mut response = respond(200, encoder.finish().unwrap());
-            response
-                .headers_mut()
-                .insert("content-encoding", "gzip".parse().unwrap());
-            response
+            with_header(
+                respond(200, encoder.finish().unwrap()),
+                "content-encoding",
+                "gzip",
+            )
         }
         ["status", code] => respond(code.parse().unwrap(), "status"),
         ["version"] => respond(200, format!("{:?}", request.version())),
@@ -598,17 +587,6 @@ fn interrupt(child: &std::process::Child) {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
 }
 
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "gave up waiting: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Two gated requests in flight (at -c 2) and eight waiting; `signals`
 /// SIGINTs; the gate opened after them.
 fn interrupted(signals: usize) -> (Run, Vec<String>) {
@@ -794,7 +772,7 @@ fn usage_errors_exit_2_and_fetch_nothing() {
 fn text_lines_by_default_and_a_hundred_thousand_urls_in_bounded_memory() {
     let server = Server::start();
     let count = 100_000;
-    // Reaped by wait4 below, which also gives its peak memory.
+    // Reaped by wait_with_peak below, which also gives its peak memory.
     #[allow(clippy::zombie_processes)]
     let mut child = herd()
         .args(["-c", "64", "-q"])
@@ -817,18 +795,10 @@ fn text_lines_by_default_and_a_hundred_thousand_urls_in_bounded_memory() {
         std::io::Read::read_to_string(&mut out, &mut stdout).unwrap();
         stdout
     });
-    // This child's own peak, whatever other tests' children use.
-    let (status, usage) = unsafe {
-        let mut status = 0;
-        let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-        // SAFETY: waits for our own child; wait4 fills both out-values.
-        let pid = libc::wait4(child.id() as i32, &mut status, 0, usage.as_mut_ptr());
-        assert_eq!(pid, child.id() as i32);
-        (status, usage.assume_init())
-    };
+    let (exited_ok, peak_mb) = common::wait_with_peak(&child);
     writer.join().unwrap();
     let stdout = reader.join().unwrap();
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    assert!(exited_ok);
     let mut seen = std::collections::HashSet::new();
     for line in stdout.lines() {
         let fields: Vec<&str> = line.split('\t').collect();
@@ -836,7 +806,6 @@ fn text_lines_by_default_and_a_hundred_thousand_urls_in_bounded_memory() {
         assert!(seen.insert(fields[5].to_owned()), "{line} twice");
     }
     assert_eq!(seen.len(), count);
-    let peak_mb = usage.ru_maxrss as f64 / 1024.0;
     assert!(peak_mb < 50.0, "peak resident {peak_mb:.1} MB");
 }
 

@@ -1512,24 +1512,28 @@ struct Turns {
     ordered: bool,
     /// The job whose lines go straight out.
     next: u64,
-    /// Lines of later jobs (standard error or not, the line), in order.
-    held: HashMap<u64, Vec<(bool, Vec<u8>)>>,
+    /// Lines of later jobs: their standard output, and their standard
+    /// error, each in order.
+    held: HashMap<u64, [Vec<u8>; 2]>,
 }
 
 impl Turns {
     fn line(&mut self, seq: u64, is_err: bool, line: Vec<u8>) {
         if self.ordered && seq != self.next {
-            self.held.entry(seq).or_default().push((is_err, line));
+            let held = self.held.entry(seq).or_default();
+            held[usize::from(is_err)].extend_from_slice(&line);
             return;
         }
         write_line(is_err, &line);
     }
 
-    /// Job `seq`'s turn: its held lines go out now.
+    /// Job `seq`'s turn: what it wrote meanwhile goes out now, its standard
+    /// output and then its standard error, as GNU parallel writes them.
     fn advance(&mut self, seq: u64) {
         self.next = seq;
-        for (is_err, line) in self.held.remove(&seq).unwrap_or_default() {
-            write_line(is_err, &line);
+        if let Some([out, err]) = self.held.remove(&seq) {
+            write_line(false, &out);
+            write_line(true, &err);
         }
     }
 }
