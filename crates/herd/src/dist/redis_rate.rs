@@ -18,8 +18,8 @@ use crate::limit::{KeyedRateLimiter, Quota, RateError, RateLimit};
 /// Unix epoch, in one hash. Time comes from the caller (`ARGV[1]`), so
 /// managed Redis that refuses `TIME` in scripts runs it; a caller whose
 /// clock lags the latest seen by more than `ARGV[5]` counts as lagging by
-/// that much only, so a slow clock cannot claim old, unused capacity. A
-/// refusal writes nothing. Returns `{1, 0}` when granted, `{0, wait}` (in
+/// that much only, so a slow clock can take at most that much of the
+/// capacity that went unused before. A refusal writes nothing. Returns `{1, 0}` when granted, `{0, wait}` (in
 /// microseconds) when not.
 const SCRIPT: &str = r"
 local now = tonumber(ARGV[1])
@@ -410,8 +410,11 @@ impl RedisRateLimiterBuilder {
 
     /// How far behind the latest caller's clock another caller's may be
     /// and still count as it is; a clock further behind counts as this far
-    /// behind (so it cannot claim capacity that was never used). Default:
-    /// 1 s. Keep machines' clocks in sync (NTP) well within it.
+    /// behind, so it can take at most this much of the capacity that went
+    /// unused before (a burst plus `max_skew`'s worth, at the worst). A clock
+    /// ahead of the others cannot be told from the right one: it makes the
+    /// others wait up to its lead. Default: 1 s. Keep machines' clocks in
+    /// sync (NTP) well within it.
     ///
     /// # Examples
     ///
