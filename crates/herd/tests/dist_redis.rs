@@ -271,3 +271,34 @@ async fn when_redis_goes_away_each_fallback_applies_and_nothing_hangs() {
         start.elapsed()
     );
 }
+
+#[tokio::test]
+async fn leased_tokens_come_out_of_the_shared_quota_in_batches() {
+    let server = Server::start();
+    let quota = Quota::per_hour(100);
+    let leasing = RedisRateLimiter::builder(server.client(), "lease", quota, Fallback::Closed)
+        .lease(10)
+        .build()
+        .await
+        .unwrap();
+    // 25 decisions here take three batches of 10 from Redis...
+    for _ in 0..25 {
+        leasing.check("k").await.unwrap();
+    }
+    // ...so another process finds exactly 70 left.
+    let other = limiter(&server, "lease", quota, Fallback::Closed).await;
+    let mut granted = 0;
+    while other.check("k").await.is_ok() {
+        granted += 1;
+    }
+    assert_eq!(granted, 70);
+    // The 5 still leased are handed out here without asking; then it is
+    // refused like everyone else.
+    for _ in 0..5 {
+        leasing.check("k").await.unwrap();
+    }
+    assert!(matches!(
+        leasing.check("k").await,
+        Err(RateError::Limited { .. })
+    ));
+}

@@ -75,7 +75,9 @@ pub enum Fallback {
 /// - **Refusals** say how long to wait ([`RateError::Limited`]), the same
 ///   answer the local limiter gives, so a server can send `Retry-After`.
 ///   Unless turned off, a refused key is remembered in this process until
-///   its retry time, and refused again locally without a round trip.
+///   its retry time, and refused again locally without a round trip; with
+///   [`lease`](RedisRateLimiterBuilder::lease), tokens are taken in
+///   batches and handed out locally.
 /// - **Failures**: every call has a timeout (default 50 ms); when Redis is
 ///   slow or down, the [`Fallback`] chosen at construction applies. Never a
 ///   hang, never a panic.
@@ -126,6 +128,10 @@ struct Inner {
     local: KeyedRateLimiter<String>,
     /// Keys refused until this instant, when remembered.
     refused: Option<Mutex<HashMap<String, Instant>>>,
+    /// Tokens taken per round trip (`lease`); 1 when not leasing.
+    lease: u32,
+    /// Tokens taken ahead and not yet handed out, per key, until when.
+    leased: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
 /// Builds a [`RedisRateLimiter`].
@@ -152,6 +158,7 @@ pub struct RedisRateLimiterBuilder {
     max_skew: Duration,
     fallback: Fallback,
     remember_refusals: bool,
+    lease: u32,
 }
 
 impl RedisRateLimiter {
@@ -183,6 +190,7 @@ impl RedisRateLimiter {
             max_skew: Duration::from_secs(1),
             fallback,
             remember_refusals: true,
+            lease: 1,
         }
     }
 
@@ -220,10 +228,22 @@ impl RedisRateLimiter {
                 burst: quota.burst_size(),
             });
         }
+        if inner.take_leased(key, cost) {
+            return Ok(());
+        }
         if let Some(until) = inner.refused_until(key) {
             return Err(RateError::Limited {
                 retry_after: until.saturating_duration_since(Instant::now()),
             });
+        }
+        // Leasing: ask for a batch first; if it does not fit, for `cost`.
+        let batch = inner.lease.min(quota.burst_size()).max(cost);
+        if batch > cost {
+            let asked = tokio::time::timeout(inner.timeout, inner.ask(key, quota, batch)).await;
+            if let Ok(Ok((1, _))) = asked {
+                inner.keep_leased(key, quota, batch - cost);
+                return Ok(());
+            }
         }
         let asked = tokio::time::timeout(inner.timeout, inner.ask(key, quota, cost)).await;
         let reason = match asked {
@@ -331,6 +351,38 @@ impl RedisRateLimiter {
 impl Inner {
     fn quota_for(&self, key: &str) -> Quota {
         self.quotas.get(key).copied().unwrap_or(self.quota)
+    }
+
+    /// Hands out `cost` of `key`'s leased tokens, if enough are left and
+    /// their lease has not run out.
+    fn take_leased(&self, key: &str, cost: u32) -> bool {
+        if self.lease <= 1 {
+            return false;
+        }
+        let mut leased = self.leased.lock().unwrap();
+        match leased.get_mut(key) {
+            Some((left, until)) if *until > Instant::now() && *left >= cost => {
+                *left -= cost;
+                true
+            }
+            Some((_, until)) if *until <= Instant::now() => {
+                leased.remove(key);
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Keeps `left` tokens of `key` taken ahead, for as long as they take
+    /// to accrue (after that they would have been free anyway).
+    fn keep_leased(&self, key: &str, quota: Quota, left: u32) {
+        let span = quota.interval().saturating_mul(left.max(1));
+        let mut leased = self.leased.lock().unwrap();
+        if leased.len() >= 4096 {
+            let now = Instant::now();
+            leased.retain(|_, (_, until)| *until > now);
+        }
+        leased.insert(key.to_owned(), (left, Instant::now() + span));
     }
 
     /// When `key` was last refused, if that refusal still stands.
@@ -451,6 +503,30 @@ impl RedisRateLimiterBuilder {
         self
     }
 
+    /// Takes `tokens` from Redis per round trip and hands them out in this
+    /// process until they run out or as long as they would take to accrue,
+    /// so a busy key costs one round trip per `tokens` decisions. The price:
+    /// tokens taken ahead and not used in time are lost to every process
+    /// (each process may hold up to `tokens - 1` at a time), and they are
+    /// handed out without asking, so this process may run up to `tokens`
+    /// ahead of the shared spacing. Default 1 (no leasing); at most the
+    /// burst is taken at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # let client = redis::Client::open("redis://127.0.0.1/").unwrap();
+    /// use herd::dist::{Fallback, RedisRateLimiter};
+    /// use herd::limit::Quota;
+    ///
+    /// let _ = RedisRateLimiter::builder(client, "api", Quota::per_second(1000), Fallback::Local)
+    ///     .lease(50);
+    /// ```
+    pub fn lease(mut self, tokens: u32) -> Self {
+        self.lease = tokens.max(1);
+        self
+    }
+
     /// Connects (reconnecting by itself later, when Redis comes back) and
     /// makes the limiter.
     ///
@@ -487,6 +563,8 @@ impl RedisRateLimiterBuilder {
                 fallback: self.fallback,
                 local,
                 refused: self.remember_refusals.then(|| Mutex::new(HashMap::new())),
+                lease: self.lease,
+                leased: Mutex::new(HashMap::new()),
             }),
         })
     }
