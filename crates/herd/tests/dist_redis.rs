@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use herd::dist::{Fallback, RedisRateLimiter};
+use herd::dist::{Fallback, RedisRateLimiter, RedisSemaphore};
 use herd::limit::{Limiter, Quota, RateError};
 
 /// A redis-server of this test's own, on a free port, stopped on drop.
@@ -301,4 +301,90 @@ async fn leased_tokens_come_out_of_the_shared_quota_in_batches() {
         leasing.check("k").await,
         Err(RateError::Limited { .. })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_semaphore_across_processes_never_has_more_holders_than_permits() {
+    let server = Server::start();
+    let holding = Arc::new(AtomicU64::new(0));
+    let most = Arc::new(AtomicU64::new(0));
+    let fences = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        // Three instances: as three processes.
+        let semaphore = RedisSemaphore::new(server.client(), "exports", 2, Duration::from_secs(5))
+            .await
+            .unwrap();
+        for _ in 0..4 {
+            let (semaphore, holding, most, fences) = (
+                semaphore.clone(),
+                holding.clone(),
+                most.clone(),
+                fences.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..5 {
+                    let permit = semaphore.acquire().await.unwrap();
+                    let now = holding.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    fences.lock().unwrap().push(permit.fence());
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    holding.fetch_sub(1, Ordering::SeqCst);
+                    drop(permit);
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert!(
+        most.load(Ordering::SeqCst) <= 2,
+        "{}",
+        most.load(Ordering::SeqCst)
+    );
+    let mut fences = fences.lock().unwrap().clone();
+    assert_eq!(fences.len(), 60);
+    fences.sort_unstable();
+    fences.dedup();
+    assert_eq!(fences.len(), 60, "every permit has its own fence");
+}
+
+#[tokio::test]
+async fn a_dead_holders_permit_frees_itself_and_the_next_fence_is_greater() {
+    let server = Server::start();
+    let ttl = Duration::from_millis(300);
+    let a = RedisSemaphore::new(server.client(), "licence", 1, ttl)
+        .await
+        .unwrap();
+    let b = RedisSemaphore::new(server.client(), "licence", 1, ttl)
+        .await
+        .unwrap();
+    let held = a.acquire().await.unwrap();
+    let old_fence = held.fence();
+    assert!(b.try_acquire().await.unwrap().is_none(), "one permit");
+    // Renewed while held: still held well past one lease.
+    tokio::time::sleep(ttl * 2).await;
+    assert!(!held.is_lost());
+    assert!(b.try_acquire().await.unwrap().is_none());
+    // The holder "dies": no release, no renewal. The waiter gets the
+    // permit once the lease runs out, with a greater fence.
+    held.abandon();
+    let taken = tokio::time::timeout(Duration::from_secs(10), b.acquire())
+        .await
+        .expect("the lease runs out")
+        .unwrap();
+    assert!(taken.fence() > old_fence);
+    // A release wakes a waiter without waiting for the lease.
+    let waiter = tokio::spawn({
+        let a = a.clone();
+        async move { a.acquire().await.unwrap().fence() }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(taken);
+    let next = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("woken by the release")
+        .unwrap();
+    assert!(next > old_fence + 1);
 }

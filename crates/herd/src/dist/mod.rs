@@ -1,14 +1,16 @@
 //! Limits shared between machines, on an engine the service already runs:
 //! with feature `redis`, [`RedisRateLimiter`], herd's GCRA rate limit kept
 //! in Redis (or Valkey) so that every process using it counts against one
-//! quota.
+//! quota, and [`RedisSemaphore`], at most N holders across processes, with
+//! leases that free the permits of a process that dies and fencing tokens.
 //!
 //! When to use it: a quota that belongs to the whole service (an upstream
 //! API's limit, a per-customer plan) while the service runs as several
 //! processes. When to use something else: one process, or a limit that may
 //! be per process, is herd's local [`RateLimiter`](crate::limit::RateLimiter)
 //! (nanoseconds a decision, against a round trip of tens of microseconds
-//! here); a concurrency limit across machines is not here yet.
+//! here); a lock that must never be held twice at once needs more than
+//! leases (see [`RedisSemaphore`] on fencing).
 //!
 //! # Examples
 //!
@@ -32,6 +34,10 @@
 
 #[cfg(feature = "redis")]
 mod redis_rate;
+#[cfg(feature = "redis")]
+mod redis_semaphore;
 
 #[cfg(feature = "redis")]
 pub use redis_rate::{Fallback, RedisKey, RedisRateLimiter, RedisRateLimiterBuilder};
+#[cfg(feature = "redis")]
+pub use redis_semaphore::{RedisPermit, RedisSemaphore};
