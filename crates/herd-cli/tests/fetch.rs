@@ -294,6 +294,13 @@ async fn answer(
     }
 }
 
+/// A path for a test's output directory, nothing there yet.
+fn fresh_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("herd-fetch-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 fn herd() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_herd"));
     command.arg("fetch");
@@ -506,8 +513,7 @@ fn rates_space_the_requests() {
 #[test]
 fn bodies_are_saved_under_safe_names_and_never_overwrite() {
     let server = Server::start();
-    let dir = std::env::temp_dir().join(format!("herd-fetch-out-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("out");
     std::fs::create_dir_all(&dir).unwrap();
     // A file already there keeps its content.
     let first = vec![server.url("/ok/a.txt")];
@@ -545,8 +551,7 @@ fn bodies_are_saved_under_safe_names_and_never_overwrite() {
 #[test]
 fn http2_is_spoken_with_prior_knowledge() {
     let server = Server::start();
-    let dir = std::env::temp_dir().join(format!("herd-fetch-h2-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("h2");
     for (flags, version) in [
         (vec!["--http2-prior-knowledge"], "HTTP/2.0"),
         (vec![], "HTTP/1.1"),
@@ -565,8 +570,7 @@ fn http2_is_spoken_with_prior_knowledge() {
 #[test]
 fn tls_certificates_are_checked_unless_insecure_and_http2_is_negotiated() {
     let server = Server::start_tls();
-    let dir = std::env::temp_dir().join(format!("herd-fetch-tls-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = fresh_dir("tls");
     let urls = vec![server.https_url("/version")];
     // A self-signed certificate is refused, and named as such.
     let run = fetch(&[], &urls);
@@ -809,43 +813,14 @@ fn text_lines_by_default_and_a_hundred_thousand_urls_in_bounded_memory() {
     assert!(peak_mb < 50.0, "peak resident {peak_mb:.1} MB");
 }
 
-/// A redis-server of this test's own on a free port (Debian's
-/// `redis-server`, which `.ci/run` installs), stopped on drop.
-struct Redis(std::process::Child, u16);
-
-impl Redis {
-    fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (apt-get install redis-server)");
-        let redis = Redis(child, port);
-        eventually("redis-server to listen", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        redis
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+#[path = "../../herd/tests/support/redis_server.rs"]
+mod redis_server;
 
 #[test]
 fn with_redis_two_runs_share_one_rate() {
     let server = Server::start();
-    let redis = Redis::start();
-    let url = format!("redis://127.0.0.1:{}/", redis.1);
+    let redis = redis_server::RedisServer::start();
+    let url = redis.url();
     // Two runs at once, 6 URLs each, both "at most 10 a second": sharing
     // the rate, the 12 requests span at least 1.1 s (alone, each run would
     // take about 0.5 s, side by side).

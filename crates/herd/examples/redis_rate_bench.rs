@@ -8,42 +8,19 @@
 //! Run it with `cargo run --release -p herd --features redis --example redis_rate_bench`
 //! (needs `redis-server` on the PATH).
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[path = "../tests/support/redis_server.rs"]
+mod redis_server;
 
 use herd::dist::{Fallback, RedisRateLimiter};
 use herd::limit::{Quota, RateLimiter};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let mut server = Command::new("redis-server")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()?;
-    let url = format!("redis://127.0.0.1:{port}/");
-    let client = redis::Client::open(url.as_str())?;
-    let mut up = false;
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(up, "redis-server did not start");
+    let server = redis_server::RedisServer::start();
+    let client = redis::Client::open(server.url())?;
     let quota = Quota::per_second(1_000_000_000).burst(1_000_000_000);
     let limit = RedisRateLimiter::builder(client, "bench", quota, Fallback::Closed)
         .timeout(Duration::from_secs(1))
@@ -93,7 +70,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             local_rate / 1e6
         );
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     Ok(())
 }

@@ -5,8 +5,6 @@
 //! quotas, and each fallback when the server goes away.
 #![cfg(feature = "redis")]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,53 +12,23 @@ use std::time::Duration;
 use herd::dist::{Fallback, RedisRateLimiter, RedisSemaphore};
 use herd::limit::{Limiter, Quota, RateError};
 
-/// A redis-server of this test's own, on a free port, stopped on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+/// A Redis server of the test's own, and clients for it.
+struct Server(redis_server::RedisServer);
 
 impl Server {
     fn start() -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (.ci/run installs it: apt-get install redis-server)");
-        let url = format!("redis://127.0.0.1:{port}/");
-        let client = redis::Client::open(url.as_str()).unwrap();
-        for _ in 0..500 {
-            if let Ok(mut connection) = client.get_connection()
-                && redis::cmd("PING").query::<String>(&mut connection).is_ok()
-            {
-                return Server { child, url };
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("redis-server did not start on port {port}");
+        Server(redis_server::RedisServer::start())
     }
 
     fn client(&self) -> redis::Client {
-        redis::Client::open(self.url.as_str()).unwrap()
+        redis::Client::open(self.0.url()).unwrap()
     }
 
     fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
+        self.0.stop();
     }
 }
 
