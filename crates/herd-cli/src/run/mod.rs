@@ -637,6 +637,8 @@ fn pack(
         rows: futures_util::stream::Peekable<BoxStream<'static, std::io::Result<Vec<String>>>>,
         held: Option<Vec<String>>,
         ready: std::collections::VecDeque<Vec<Vec<String>>>,
+        /// The template's fixed lengths, computed once.
+        sizes: template::Sizes,
         template: Template,
         max_chars: usize,
         per_job: Option<usize>,
@@ -648,6 +650,7 @@ fn pack(
         rows: rows.peekable(),
         held: None,
         ready: std::collections::VecDeque::new(),
+        sizes: template.sizes(),
         template,
         max_chars,
         per_job: per_job.filter(|&n| n > 0),
@@ -663,7 +666,6 @@ fn pack(
             if p.failed {
                 return None;
             }
-            let base = p.template.base();
             let mut job: Vec<Vec<String>> = Vec::new();
             let mut len = 0;
             loop {
@@ -679,8 +681,8 @@ fn pack(
                     },
                 };
                 let grown = match job.len() {
-                    0 => base + p.template.growth(&row) - p.template.separators(),
-                    _ => len + p.template.growth(&row),
+                    0 => p.sizes.base + p.template.growth(p.sizes, &row) - p.sizes.separators,
+                    _ => len + p.template.growth(p.sizes, &row),
                 };
                 if grown >= p.max_chars {
                     if job.is_empty() {

@@ -118,6 +118,15 @@ enum Piece {
     Total,
 }
 
+/// A template's fixed lengths, for packing records into command lines.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    /// The command line's length with no record.
+    pub base: usize,
+    /// The spaces between records that the first record does not need.
+    pub separators: usize,
+}
+
 /// A parsed command template.
 #[derive(Clone, Debug)]
 pub struct Template {
@@ -278,19 +287,23 @@ impl Template {
     }
 
     /// How a command line grows with its records (`-m`, `-X`, `--xargs`):
-    /// the length with one record is `base() + growth(record) -
-    /// separators()`, and each further record adds its `growth`.
-    pub fn base(&self) -> usize {
-        self.render(&[], 1, 1).len()
+    /// its fixed lengths, computed once for a run of packing.
+    pub fn sizes(&self) -> Sizes {
+        Sizes {
+            base: self.render(&[], 1, 1).len(),
+            separators: self.separators(),
+        }
     }
 
-    /// What one more record adds to the command line's length.
-    pub fn growth(&self, record: &[String]) -> usize {
-        self.render(record, 1, 1).len() - self.base() + self.separators()
+    /// What one more record adds to the command line's length: with one
+    /// record it is `base + growth - separators`, and each further record
+    /// adds its `growth`.
+    pub fn growth(&self, sizes: Sizes, record: &[String]) -> usize {
+        self.render(record, 1, 1).len() - sizes.base + sizes.separators
     }
 
     /// The spaces between records that the first record does not need.
-    pub fn separators(&self) -> usize {
+    fn separators(&self) -> usize {
         if !self.uses_args {
             return 0; // appended: each argument brings its own space
         }
@@ -580,8 +593,13 @@ mod tests {
             }
             for k in 1..=records.len() {
                 let args = records[..k].concat();
-                let predicted = t.base() + records[..k].iter().map(|r| t.growth(r)).sum::<usize>()
-                    - t.separators();
+                let sizes = t.sizes();
+                let predicted = sizes.base
+                    + records[..k]
+                        .iter()
+                        .map(|r| t.growth(sizes, r))
+                        .sum::<usize>()
+                    - sizes.separators;
                 if command.contains("{1}") {
                     // Positional strings take one record's values whatever
                     // the count: the estimate may only be longer.
