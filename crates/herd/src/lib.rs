@@ -65,7 +65,7 @@
 
 pub mod _cookbook;
 pub mod diag;
-#[cfg(feature = "redis")]
+#[cfg(any(feature = "redis", feature = "postgres"))]
 pub mod dist;
 pub mod limit;
 mod loom;

@@ -32,12 +32,33 @@
 //! (Not run here: it needs a Redis server; `tests/dist_redis.rs` starts
 //! one.)
 
+#[cfg(feature = "postgres")]
+mod pg_queue;
 #[cfg(feature = "redis")]
 mod redis_rate;
 #[cfg(feature = "redis")]
 mod redis_semaphore;
 
+#[cfg(feature = "postgres")]
+pub use pg_queue::{
+    Enqueued, Job, JobFailure, JobRecord, JobState, Lease, NewJob, PgQueue, PgQueueBuilder,
+    PgQueueError, QueueCounts, WorkStats,
+};
 #[cfg(feature = "redis")]
 pub use redis_rate::{Fallback, RedisKey, RedisRateLimiter, RedisRateLimiterBuilder};
 #[cfg(feature = "redis")]
 pub use redis_semaphore::{RedisPermit, RedisSemaphore};
+
+/// An id unique across processes and machines: a random 64-bit number
+/// drawn once per process (std's randomly keyed hasher over the pid and
+/// the time), then `n`, a counter of the caller's.
+#[cfg(any(feature = "redis", feature = "postgres"))]
+fn unique_id(n: u64) -> String {
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::OnceLock;
+    use std::time::SystemTime;
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    let process = *PROCESS
+        .get_or_init(|| RandomState::new().hash_one((std::process::id(), SystemTime::now())));
+    format!("{process:016x}-{n}")
+}

@@ -117,17 +117,10 @@ pub struct RedisPermit {
     renewer: Option<JoinHandle<()>>,
 }
 
-/// A lease id unique across processes and machines: a random 64-bit
-/// number drawn once per process (std's randomly keyed hasher), and a
-/// counter of this process's leases.
+/// A lease id unique across processes and machines.
 fn lease_id() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    use std::sync::OnceLock;
-    static PROCESS: OnceLock<u64> = OnceLock::new();
     static LEASES: AtomicU64 = AtomicU64::new(0);
-    let process = *PROCESS
-        .get_or_init(|| RandomState::new().hash_one((std::process::id(), SystemTime::now())));
-    format!("{process:016x}-{}", LEASES.fetch_add(1, Ordering::Relaxed))
+    super::unique_id(LEASES.fetch_add(1, Ordering::Relaxed))
 }
 
 fn now_ms() -> u64 {

@@ -47,5 +47,7 @@ mod loom_tests;
 
 pub use breaker::{BreakerBuilder, BreakerError, BreakerPermit, BreakerState, CircuitBreaker};
 pub use debounce::{Debounce, Dropped, throttle};
+#[cfg(feature = "postgres")]
+pub(crate) use retry::random_up_to;
 pub use retry::{Classify, Failure, Retry, RetryAll, RetryBudget, RetryError, Verdict};
 pub use single_flight::SingleFlight;

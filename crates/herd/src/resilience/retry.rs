@@ -471,7 +471,7 @@ impl Default for Retry {
 
 /// A fresh random number in `0..=bound`: std's randomly keyed hasher over
 /// a counter, which is enough for jitter.
-fn random_up_to(bound: u64) -> u64 {
+pub(crate) fn random_up_to(bound: u64) -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     thread_local! {
         static KEYS: RandomState = RandomState::new();
