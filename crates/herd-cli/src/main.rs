@@ -27,6 +27,9 @@ enum Command {
     /// Fetch many URLs at once: bounded, rate-limited, retried, every URL
     /// accounted for.
     Fetch(Box<fetch::FetchArgs>),
+    /// Run the jobs `herd run --queue` put on a PostgreSQL queue, here and
+    /// on as many machines as you start it on.
+    Worker(Box<run::queue::WorkerArgs>),
     /// Print shell completions for herd (bash, zsh, fish, elvish,
     /// powershell).
     Completions {
@@ -76,6 +79,11 @@ fn main() {
             .build()
             .expect("starting the tokio runtime")
             .block_on(run::run(*args)),
+        Command::Worker(args) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("starting the tokio runtime")
+            .block_on(run::queue::worker(*args)),
         Command::Fetch(args) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -96,9 +104,10 @@ fn main() {
                 let page_name = match name.as_str() {
                     "run" => "herd-run",
                     "fetch" => "herd-fetch",
+                    "worker" => "herd-worker",
                     _ => {
                         eprintln!(
-                            "herd man: no page for {name}; try `herd man run` or `herd man fetch`"
+                            "herd man: no page for {name}; try `herd man run`, `herd man fetch` or `herd man worker`"
                         );
                         std::process::exit(run::USAGE);
                     }
@@ -106,7 +115,7 @@ fn main() {
                 let sub = command
                     .find_subcommand(&name)
                     .cloned()
-                    .expect("run and fetch are subcommands");
+                    .expect("run, fetch and worker are subcommands");
                 command = sub.name(page_name);
             }
             let mut page = Vec::new();

@@ -3,6 +3,7 @@
 
 pub(crate) mod input;
 mod pipe;
+pub(crate) mod queue;
 mod template;
 
 use std::cmp::Reverse;
@@ -222,6 +223,21 @@ pub struct RunArgs {
     /// Wait this many seconds between job starts, even with free slots.
     #[arg(long, value_name = "SECS")]
     delay: Option<f64>,
+    /// Enqueue the jobs on this PostgreSQL queue (`postgres://...`) for
+    /// `herd worker`s on any machine to run, instead of running them here.
+    #[arg(long, value_name = "URL")]
+    queue: Option<String>,
+    /// With --queue: the queue's name, as the workers were given it.
+    #[arg(long = "queue-name", value_name = "NAME", default_value = "herd-run")]
+    queue_name: String,
+    /// With --queue: this run's name. Default: one made from the command
+    /// line, so running it again with --resume finds it.
+    #[arg(long = "run-id", value_name = "ID")]
+    run_id: Option<String>,
+    /// With --queue: wait for the jobs, print their output in input order
+    /// and exit as a local run would.
+    #[arg(long)]
+    wait: bool,
     /// The command, then its sources: `::: values`, `:::: files`, and
     /// `:::+` / `::::+` to link a source to the one before.
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
@@ -335,6 +351,9 @@ struct Finished {
     timed_out: bool,
     /// Tries made (`--retries`).
     attempts: u32,
+    /// Where it ran, for the joblog: `:` here, a worker's host name for a
+    /// job run from a queue.
+    host: String,
 }
 
 impl Finished {
@@ -377,8 +396,9 @@ impl Finished {
             Exit::Signal(signal) => (0, signal),
         };
         format!(
-            "{}\t:\t{start:.3}\t{:10.3}\t0\t{}\t{exitval}\t{signal}\t{}\n",
+            "{}\t{}\t{start:.3}\t{:10.3}\t0\t{}\t{exitval}\t{signal}\t{}\n",
             self.seq,
+            self.host,
             self.runtime.as_secs_f64(),
             self.stdout.len() + self.stderr.len(),
             self.command
@@ -875,6 +895,8 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
     let halt = args.halt.as_deref().map(parse_halt).transpose()?;
     let resuming = args.resume || args.resume_failed;
     let done_before = match (&args.joblog, resuming) {
+        // A queued run's queue knows what finished.
+        _ if args.queue.is_some() => HashSet::new(),
         (None, true) => return Err("--resume and --resume-failed need --joblog".into()),
         (Some(path), true) => read_joblog(path.trim_start_matches('+'), args.resume_failed)
             .map_err(|e| format!("--joblog {path}: {e}"))?,
@@ -915,6 +937,11 @@ async fn prepare(args: RunArgs) -> Result<i32, String> {
         term_seq: parse_term_seq(args.term_seq.as_deref().unwrap_or(DEFAULT_TERM_SEQ))?,
         groups: Mutex::new(HashSet::new()),
     });
+    if let Some(url) = args.queue.as_deref()
+        && !args.dry_run
+    {
+        return queue::submit(url, &args, jobs, runner, halt, joblog).await;
+    }
     // Ctrl-C (or SIGTERM) once: start no new job; twice: kill the running
     // ones. A halt "soon" stops starting jobs the same way.
     let shutdown = herd::shutdown::Shutdown::with_signals();
@@ -1203,6 +1230,7 @@ impl Runner {
                 exit: Exit::Code(0),
                 timed_out: false,
                 attempts: 0,
+                host: ":".into(),
             };
         }
         // herd's Retry runs the tries: GNU counts them in all, and 0 means
@@ -1228,7 +1256,14 @@ impl Runner {
                 attempts += 1;
                 async {
                     let tried = self
-                        .attempt(&line, seq, slot, tag.as_deref(), stdin.clone())
+                        .attempt(
+                            &line,
+                            seq,
+                            slot,
+                            tag.as_deref(),
+                            stdin.clone(),
+                            self.timeout().map(|limit| (limit, &self.term_seq[..])),
+                        )
                         .await;
                     if tried.2.failed() {
                         Err(tried)
@@ -1257,6 +1292,7 @@ impl Runner {
             exit,
             timed_out,
             attempts,
+            host: ":".into(),
         }
     }
 
@@ -1299,8 +1335,8 @@ impl Runner {
     }
 
     /// One try of a job: its line (directly, or by `/bin/sh -c`) in its
-    /// own process group, with
-    /// `stdin` (a `--pipe` block) written to its standard input.
+    /// own process group, with `stdin` (a `--pipe` block) written to its
+    /// standard input; after `limit`'s time, its `--term-seq` signals.
     async fn attempt(
         &self,
         line: &str,
@@ -1308,9 +1344,8 @@ impl Runner {
         slot: usize,
         tag: Option<&str>,
         stdin: Option<bytes::Bytes>,
+        limit: Option<(Duration, &[(i32, Duration)])>,
     ) -> (Vec<u8>, Vec<u8>, Exit, bool) {
-        // A line the shell would only split into words runs without it:
-        // one exec a job instead of two.
         // A line the shell would only split into words runs without it:
         // one exec a job instead of two. If that program cannot be
         // started (not found, not executable, a script without `#!`), the
@@ -1364,9 +1399,9 @@ impl Runner {
             status
         };
         let mut timed_out = false;
-        let status = match self.timeout() {
+        let status = match limit {
             None => waited.await,
-            Some(limit) => {
+            Some((limit, term_seq)) => {
                 let mut waited = std::pin::pin!(waited);
                 match tokio::time::timeout(limit, &mut waited).await {
                     Ok(status) => status,
@@ -1375,7 +1410,7 @@ impl Runner {
                         // --term-seq: each signal, then its wait; after the
                         // last, SIGKILL if the job still lingers.
                         let mut ended = None;
-                        for &(signal, wait) in &self.term_seq {
+                        for &(signal, wait) in term_seq {
                             group.signal(signal);
                             if let Ok(status) = tokio::time::timeout(wait, &mut waited).await {
                                 ended = Some(status);

@@ -156,7 +156,8 @@ const CANCEL: &str = "
 WITH c AS (
     UPDATE herd.jobs
     SET state = 'cancelled', lease_owner = NULL, lease_expires = NULL, finished_at = now()
-    WHERE queue = $1 AND id = ANY($2) AND state IN ('available', 'running')
+    WHERE queue = $1 AND id = ANY($2)
+      AND (state = 'available' OR (state = 'running' AND NOT $3))
     RETURNING id
 ), woken AS (SELECT pg_notify('herd_done', $1) WHERE EXISTS (SELECT 1 FROM c))
 SELECT id, (SELECT count(*) FROM woken) FROM c";
@@ -173,6 +174,10 @@ SELECT id, (SELECT count(*) FROM woken) FROM r";
 const JOBS: &str = "
 SELECT id, state, payload, priority, attempts, max_attempts, idempotency_key, result, last_error
 FROM herd.jobs WHERE queue = $1 AND id = ANY($2) ORDER BY id";
+
+const JOBS_BY_KEY: &str = "
+SELECT id, state, payload, priority, attempts, max_attempts, idempotency_key, result, last_error
+FROM herd.jobs WHERE queue = $1 AND idempotency_key = ANY($2) ORDER BY id";
 
 const COUNTS: &str = "SELECT state, count(*) FROM herd.jobs WHERE queue = $1 GROUP BY state";
 
@@ -1115,6 +1120,10 @@ fn secs(duration: Duration) -> f64 {
 /// lease is lost).
 type Running = Arc<Mutex<HashMap<i64, (u32, CancelToken)>>>;
 
+/// Jobs being handed back, which [`PgQueue::run`] waits for before it
+/// returns.
+type Releases = Arc<Mutex<Vec<JoinHandle<()>>>>;
+
 impl PgQueue {
     /// A builder for the queue `queue` in the database at `url` (a
     /// `postgres://user:password@host:port/database` URL or a
@@ -1601,10 +1610,38 @@ impl PgQueue {
     /// # }
     /// ```
     pub async fn cancel(&self, ids: &[i64]) -> Result<Vec<i64>, PgQueueError> {
+        self.cancel_where(ids, false).await
+    }
+
+    /// As [`cancel`](PgQueue::cancel), for the jobs still waiting only:
+    /// running ones finish.
+    ///
+    /// # Errors
+    ///
+    /// When the database fails the statement.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(queue: herd::dist::PgQueue, ids: Vec<i64>) -> Result<(), herd::dist::PgQueueError> {
+    /// let never_started = queue.cancel_waiting(&ids).await?;
+    /// println!("{} jobs will not start", never_started.len());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn cancel_waiting(&self, ids: &[i64]) -> Result<Vec<i64>, PgQueueError> {
+        self.cancel_where(ids, true).await
+    }
+
+    async fn cancel_where(
+        &self,
+        ids: &[i64],
+        waiting_only: bool,
+    ) -> Result<Vec<i64>, PgQueueError> {
         let conn = self.conn().await?;
         let rows = conn
             .client
-            .query(CANCEL, &[&self.inner.queue, &ids])
+            .query(CANCEL, &[&self.inner.queue, &ids, &waiting_only])
             .await
             .map_err(PgQueueError::new("cancelling jobs"))?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
@@ -1656,10 +1693,37 @@ impl PgQueue {
     /// # }
     /// ```
     pub async fn jobs(&self, ids: &[i64]) -> Result<Vec<JobRecord>, PgQueueError> {
+        self.records(JOBS, &ids).await
+    }
+
+    /// The records of the queue's jobs with these idempotency keys, by id.
+    ///
+    /// # Errors
+    ///
+    /// When the database fails the statement.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(queue: herd::dist::PgQueue) -> Result<(), herd::dist::PgQueueError> {
+    /// let found = queue.jobs_by_key(&["order-7"]).await?;
+    /// assert!(found.len() <= 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn jobs_by_key(&self, keys: &[&str]) -> Result<Vec<JobRecord>, PgQueueError> {
+        self.records(JOBS_BY_KEY, &keys).await
+    }
+
+    async fn records(
+        &self,
+        sql: &str,
+        which: &(dyn ToSql + Sync),
+    ) -> Result<Vec<JobRecord>, PgQueueError> {
         let conn = self.conn().await?;
         let rows = conn
             .client
-            .query(JOBS, &[&self.inner.queue, &ids])
+            .query(sql, &[&self.inner.queue, which])
             .await
             .map_err(PgQueueError::new("reading jobs"))?;
         Ok(rows
@@ -1715,14 +1779,12 @@ impl PgQueue {
     }
 
     /// Waits until every one of these jobs has finished (done, failed or
-    /// cancelled) and returns their records in the order of `ids`. Woken by
-    /// `NOTIFY` as jobs end, and looks again every poll interval in case a
-    /// notification was missed.
+    /// cancelled) and returns their records in the order of `ids`.
     ///
     /// # Errors
     ///
-    /// When the database fails a statement (a restart is waited out: the
-    /// check is retried until it succeeds).
+    /// Never for a database that goes away: the check is retried until it
+    /// answers (bound the wait with a timeout if that matters).
     ///
     /// # Examples
     ///
@@ -1735,29 +1797,64 @@ impl PgQueue {
     /// # }
     /// ```
     pub async fn wait(&self, ids: &[i64]) -> Result<Vec<JobRecord>, PgQueueError> {
-        self.listen();
         let mut finished: HashMap<i64, JobRecord> = HashMap::new();
         let mut pending: Vec<i64> = ids.to_vec();
+        while !pending.is_empty() {
+            for record in self.wait_any(&pending).await? {
+                finished.insert(record.id, record);
+            }
+            pending.retain(|id| !finished.contains_key(id));
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| finished.get(id).cloned())
+            .collect())
+    }
+
+    /// Waits until at least one of these jobs has finished, and returns
+    /// the records of all that have (by id). Woken by `NOTIFY` as jobs
+    /// end, and looks again every poll interval in case one was missed;
+    /// an empty `ids` returns at once.
+    ///
+    /// # Errors
+    ///
+    /// Never for a database that goes away: the check is retried until it
+    /// answers (bound the wait with a timeout if that matters).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn f(queue: herd::dist::PgQueue, ids: Vec<i64>) -> Result<(), herd::dist::PgQueueError> {
+    /// let mut pending = ids;
+    /// while !pending.is_empty() {
+    ///     for record in queue.wait_any(&pending).await? {
+    ///         println!("job {} {}", record.id, record.state);
+    ///         pending.retain(|&id| id != record.id);
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn wait_any(&self, ids: &[i64]) -> Result<Vec<JobRecord>, PgQueueError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.listen();
         loop {
             let woken = self.inner.done_woken.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.jobs(&pending).await {
+            match self.jobs(ids).await {
                 Ok(records) => {
-                    for record in records {
-                        if record.state.is_finished() {
-                            finished.insert(record.id, record);
-                        }
+                    let finished: Vec<JobRecord> = records
+                        .into_iter()
+                        .filter(|r| r.state.is_finished())
+                        .collect();
+                    if !finished.is_empty() {
+                        return Ok(finished);
                     }
-                    pending.retain(|id| !finished.contains_key(id));
                 }
                 Err(error) => tracing::warn!(%error, "herd::dist::PgQueue::wait: will look again"),
-            }
-            if pending.is_empty() {
-                return Ok(ids
-                    .iter()
-                    .filter_map(|id| finished.get(id).cloned())
-                    .collect());
             }
             let _ = tokio::time::timeout(self.inner.poll, woken).await;
         }
@@ -1868,6 +1965,7 @@ impl PgQueue {
         let running: Running = Arc::default();
         let stats = Arc::new(Mutex::new(WorkStats::default()));
         let handler = Arc::new(handler);
+        let releases: Releases = Arc::default();
         let keeper = tokio::spawn(self.clone().keep_leases(owner.clone(), running.clone()));
         let mut errors = 0u32;
         while !stop.is_cancelled() {
@@ -1925,6 +2023,7 @@ impl PgQueue {
                     job: Some(job.clone()),
                     running: running.clone(),
                     stats: stats.clone(),
+                    releases: releases.clone(),
                 };
                 let priority = job.priority;
                 let work = handler(job);
@@ -1951,9 +2050,20 @@ impl PgQueue {
                 }
             }
         }
-        // Wait for the jobs started here to be recorded.
+        // Wait for the jobs started here to be recorded, and those dropped
+        // unrun (the pool was cancelled) to be handed back.
         drop(slots.acquire_many(workers).await);
         keeper.abort();
+        let handing_back: Vec<JoinHandle<()>> = releases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
+        let _ = tokio::time::timeout(
+            self.inner.lease,
+            futures_util::future::join_all(handing_back),
+        )
+        .await;
         *stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -2019,6 +2129,7 @@ struct Held {
     job: Option<Job>,
     running: Running,
     stats: Arc<Mutex<WorkStats>>,
+    releases: Releases,
 }
 
 impl Held {
@@ -2089,11 +2200,15 @@ impl Drop for Held {
         let queue = self.queue.clone();
         let owner = self.owner.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
+            let release = runtime.spawn(async move {
                 if let Err(error) = queue.release_as(&owner, &job).await {
                     tracing::warn!(%error, job = job.id, "herd::dist::PgQueue: handing a job back failed; its lease will expire");
                 }
             });
+            self.releases
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(release);
         }
     }
 }
