@@ -104,6 +104,20 @@ WITH done AS (
 ), woken AS (SELECT pg_notify('herd_done', queue) FROM done)
 SELECT (SELECT count(*) FROM woken)";
 
+/// Many completions of one worker in one statement: the worker's
+/// outcomes are batched while the previous batch is on the wire.
+const COMPLETE_MANY: &str = "
+WITH input AS (
+    SELECT * FROM unnest($2::int8[], $3::int4[], $4::bytea[]) AS t(id, attempt, result)
+), done AS (
+    UPDATE herd.jobs j
+    SET state = 'done', result = i.result, finished_at = now(), lease_owner = NULL, lease_expires = NULL
+    FROM input i
+    WHERE j.id = i.id AND j.lease_owner = $1 AND j.attempts = i.attempt AND j.state = 'running'
+    RETURNING j.id, j.queue
+), woken AS (SELECT pg_notify('herd_done', q) FROM (SELECT DISTINCT queue AS q FROM done) d)
+SELECT id, (SELECT count(*) FROM woken) FROM done";
+
 /// A failure goes back to `available` after its backoff, unless it was the
 /// last attempt or marked permanent: then `failed`, the dead-letter state.
 const FAIL: &str = "
@@ -965,6 +979,7 @@ struct Conn {
     claim: Statement,
     next_run: Statement,
     complete: Statement,
+    complete_many: Statement,
     fail: Statement,
     release: Statement,
     heartbeat: Statement,
@@ -991,6 +1006,7 @@ impl Conn {
             prepare(CLAIM),
             prepare(NEXT_RUN),
             prepare(COMPLETE),
+            prepare(COMPLETE_MANY),
             prepare(FAIL),
             prepare(RELEASE),
             prepare(HEARTBEAT),
@@ -1005,12 +1021,13 @@ impl Conn {
             claim,
             next_run,
             complete,
+            complete_many,
             fail,
             release,
             heartbeat,
             rescue,
-        ] = <[Statement; 10]>::try_from(prepared)
-            .unwrap_or_else(|_| unreachable!("ten statements"));
+        ] = <[Statement; 11]>::try_from(prepared)
+            .unwrap_or_else(|_| unreachable!("eleven statements"));
         Ok(Conn {
             client,
             enqueue,
@@ -1019,6 +1036,7 @@ impl Conn {
             claim,
             next_run,
             complete,
+            complete_many,
             fail,
             release,
             heartbeat,
@@ -1453,6 +1471,25 @@ impl PgQueue {
             .await
             .map_err(PgQueueError::new("recording a job done"))?;
         Ok(row.get::<_, i64>(0) == 1)
+    }
+
+    /// Records many of `owner`'s jobs done in one statement; returns the
+    /// ids whose leases held (the others were lost and are not recorded).
+    async fn complete_many(
+        &self,
+        owner: &str,
+        done: &[Completion],
+    ) -> Result<std::collections::HashSet<i64>, PgQueueError> {
+        let conn = self.conn().await?;
+        let ids: Vec<i64> = done.iter().map(|c| c.id).collect();
+        let attempts: Vec<i32> = done.iter().map(|c| c.attempt).collect();
+        let results: Vec<&[u8]> = done.iter().map(|c| &c.result[..]).collect();
+        let rows = conn
+            .client
+            .query(&conn.complete_many, &[&owner, &ids, &attempts, &results])
+            .await
+            .map_err(PgQueueError::new("recording jobs done"))?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
     /// Records a leased job's failed attempt: back to `available` after
@@ -1966,6 +2003,8 @@ impl PgQueue {
         let stats = Arc::new(Mutex::new(WorkStats::default()));
         let handler = Arc::new(handler);
         let releases: Releases = Arc::default();
+        let (completer, completions) = crate::queue::bounded::<Completion>(workers);
+        let recorder = tokio::spawn(self.clone().record_done(owner.clone(), completions));
         let keeper = tokio::spawn(self.clone().keep_leases(owner.clone(), running.clone()));
         let mut errors = 0u32;
         while !stop.is_cancelled() {
@@ -2024,6 +2063,7 @@ impl PgQueue {
                     running: running.clone(),
                     stats: stats.clone(),
                     releases: releases.clone(),
+                    completer: completer.clone(),
                 };
                 let priority = job.priority;
                 let work = handler(job);
@@ -2054,6 +2094,8 @@ impl PgQueue {
         // unrun (the pool was cancelled) to be handed back.
         drop(slots.acquire_many(workers).await);
         keeper.abort();
+        drop(completer);
+        let _ = recorder.await;
         let handing_back: Vec<JoinHandle<()>> = releases
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -2077,6 +2119,32 @@ impl PgQueue {
             .ok()?;
         let secs: f64 = row.get::<_, Option<f64>>(0)?;
         Some(Duration::from_secs_f64(secs.max(0.001)))
+    }
+
+    /// Records the worker's successes in batches: whatever has arrived
+    /// while the last batch was on the wire goes in the next statement.
+    async fn record_done(self, owner: Arc<str>, completions: crate::queue::Receiver<Completion>) {
+        while let Ok(first) = completions.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 512 {
+                match completions.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            match self.complete_many(&owner, &batch).await {
+                Ok(recorded) => {
+                    for done in batch {
+                        let _ = done.reply.send(Ok(recorded.contains(&done.id)));
+                    }
+                }
+                Err(error) => {
+                    for done in batch {
+                        let _ = done.reply.send(Err(error.to_string()));
+                    }
+                }
+            }
+        }
     }
 
     /// Renews this worker's leases every third of a lease (dropping jobs
@@ -2120,6 +2188,15 @@ impl PgQueue {
     }
 }
 
+/// A success on its way to [`PgQueue::record_done`]; the reply says
+/// whether the lease held (or why the statement failed).
+struct Completion {
+    id: i64,
+    attempt: i32,
+    result: Vec<u8>,
+    reply: tokio::sync::oneshot::Sender<Result<bool, String>>,
+}
+
 /// A job running under this worker's lease. Records its outcome, or, if
 /// dropped unrecorded (the pool dropped it unrun, or shut down), hands it
 /// back; either way it leaves the heartbeat's set.
@@ -2130,6 +2207,7 @@ struct Held {
     running: Running,
     stats: Arc<Mutex<WorkStats>>,
     releases: Releases,
+    completer: crate::queue::Sender<Completion>,
 }
 
 impl Held {
@@ -2146,6 +2224,25 @@ impl Held {
         f(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
+    /// A success, recorded in the worker's next batch.
+    async fn complete(&self, job: &Job, result: Vec<u8>) -> Result<Option<JobState>, String> {
+        let (reply, replied) = tokio::sync::oneshot::channel();
+        let done = Completion {
+            id: job.id,
+            attempt: i32::try_from(job.attempt).unwrap_or(i32::MAX),
+            result,
+            reply,
+        };
+        if self.completer.send(done).await.is_err() {
+            return Err("the worker is stopping".into());
+        }
+        match replied.await {
+            Ok(Ok(held)) => Ok(held.then_some(JobState::Done)),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err("the recorder stopped".into()),
+        }
+    }
+
     fn lost(&mut self) {
         self.forget();
         self.count(|s| s.lost += 1);
@@ -2160,12 +2257,12 @@ impl Held {
         let mut pause = Duration::from_millis(20);
         loop {
             let recorded = match &outcome {
-                Ok(result) => self
+                Ok(result) => self.complete(&job, result.clone()).await,
+                Err(failure) => self
                     .queue
-                    .complete_as(&self.owner, &job, result)
+                    .fail_as(&self.owner, &job, failure.clone())
                     .await
-                    .map(|held| held.then_some(JobState::Done)),
-                Err(failure) => self.queue.fail_as(&self.owner, &job, failure.clone()).await,
+                    .map_err(|e| e.to_string()),
             };
             match recorded {
                 Ok(state) => {

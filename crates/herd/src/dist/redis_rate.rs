@@ -162,6 +162,20 @@ pub struct RedisRateLimiterBuilder {
 }
 
 impl RedisRateLimiter {
+    /// The Lua script each decision runs (`KEYS[1]` the key; `ARGV`: now,
+    /// interval, tolerance, cost and the skew bound, in microseconds), for
+    /// running it by hand with `redis-cli --eval` or measuring it bare.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let script = herd::dist::RedisRateLimiter::script();
+    /// assert!(script.contains("HMGET") && script.contains("PEXPIRE"));
+    /// ```
+    pub fn script() -> &'static str {
+        SCRIPT
+    }
+
     /// A builder for the limiter `name` (every process using the same Redis
     /// and name shares it), with `quota` for every key and `fallback` for
     /// when Redis fails.
