@@ -21,6 +21,18 @@ impl RedisServer {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
+        Self::start_on(port)
+    }
+
+    /// Starts it again, empty, on the same port (a test of what happens
+    /// when Redis comes back).
+    pub fn restart(&mut self) {
+        self.stop();
+        let fresh = Self::start_on(self.port);
+        *self = fresh;
+    }
+
+    fn start_on(port: u16) -> RedisServer {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
