@@ -477,7 +477,9 @@ fn finished(entry: &mut Entry, record: &JobRecord) -> Option<Finished> {
 }
 
 /// Runs the jobs of `herd run --queue` from a PostgreSQL queue, here and on
-/// as many machines as you start it on.
+/// as many machines as you start it on. It runs whatever command lines the
+/// queue holds, as its own user: whoever can write to the database's
+/// `herd.jobs` can run commands here.
 #[derive(Args, Debug)]
 pub struct WorkerArgs {
     /// The queue's database: a `postgres://user:password@host:port/db`
