@@ -454,3 +454,40 @@ fn bad_queue_usage_is_refused_with_a_message() {
     assert_eq!(worker.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&worker.stderr).contains("herd worker: --queue"));
 }
+
+#[test]
+fn workers_and_runs_reach_a_tls_queue_trusting_the_given_ca() {
+    let server = PgServer::start_tls();
+    let url = format!("{}?sslmode=require", server.url());
+    let ca = server.tls_cert();
+    let untrusted = herd()
+        .args(["run", "--queue", &url, "echo", ":::", "a"])
+        .output()
+        .unwrap();
+    assert_eq!(untrusted.status.code(), Some(255));
+    assert!(
+        String::from_utf8_lossy(&untrusted.stderr).contains("certificate"),
+        "{}",
+        String::from_utf8_lossy(&untrusted.stderr)
+    );
+    let worker = herd()
+        .args(["worker", "--queue", &url, "-j", "2", "--queue-ca"])
+        .arg(&ca)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = herd()
+        .args(["run", "--queue", &url, "--wait", "--queue-ca"])
+        .arg(&ca)
+        .args(["echo", ":::", "a", "b", "c"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(lines(&output.stdout), ["a", "b", "c"]);
+    assert!(stop(worker).contains("3 done"));
+}

@@ -705,3 +705,73 @@ async fn workers_starting_together_migrate_once() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<_, i32>(0), 1);
 }
+
+#[tokio::test]
+async fn tls_is_used_when_the_url_requires_it_and_the_server_is_verified() {
+    let server = PgServer::start_tls();
+    let url = format!("{}?sslmode=require", server.url());
+    // The platform's roots do not know this self-signed server: refused.
+    let unverified = PgQueue::builder(&url, "tls").build().await.unwrap_err();
+    assert!(
+        unverified.to_string().contains("certificate"),
+        "{unverified}"
+    );
+    // Trusting its certificate, the queue works over TLS.
+    let pem = std::fs::read(server.tls_cert()).unwrap();
+    use rustls::pki_types::pem::PemObject;
+    let cert = rustls::pki_types::CertificateDer::from_pem_slice(&pem).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let queue = PgQueue::builder(&url, "tls")
+        .tls(config)
+        .build()
+        .await
+        .unwrap();
+    let job = queue.enqueue(NewJob::new("over tls")).await.unwrap();
+    let pool = WorkerPool::builder().workers(1).build();
+    let stop = CancelToken::new();
+    let worker = {
+        let queue = queue.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            queue
+                .run(&pool, |job| async move { Ok(job.payload) }, &stop)
+                .await
+        })
+    };
+    let records = tokio::time::timeout(PATIENCE, queue.wait(&[job.id]))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(records[0].result.as_deref(), Some(&b"over tls"[..]));
+    // The server saw only TLS connections from the queue (its listener
+    // included).
+    let (client, connection) = tokio_postgres::connect(
+        &format!("{}?sslmode=disable", server.url()),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl)
+             FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (tls, plain): (i64, i64) = (row.get(0), row.get(1));
+    assert!(tls >= 2, "the queue's connections and its listener: {tls}");
+    assert_eq!(plain, 0);
+    stop.cancel("done");
+    worker.await.unwrap();
+}

@@ -230,6 +230,11 @@ pub struct RunArgs {
     /// With --queue: the queue's name, as the workers were given it.
     #[arg(long = "queue-name", value_name = "NAME", default_value = "herd-run")]
     queue_name: String,
+    /// With --queue: trust the CA certificates in FILE (PEM) for the
+    /// queue's TLS (with `?sslmode=require` in the URL), instead of the
+    /// system's.
+    #[arg(long = "queue-ca", value_name = "FILE")]
+    queue_ca: Option<String>,
     /// With --queue: this run's name. Default: one made from the command
     /// line, so running it again with --resume finds it.
     #[arg(long = "run-id", value_name = "ID")]

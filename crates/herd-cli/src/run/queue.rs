@@ -241,7 +241,7 @@ pub(super) async fn submit(
             return Err("--timeout N% is not available with --queue; give seconds".into());
         }
     };
-    let queue = PgQueue::builder(url, &args.queue_name)
+    let queue = builder(url, &args.queue_name, args.queue_ca.as_deref())?
         .build()
         .await
         .map_err(|e| format!("--queue: {e}"))?;
@@ -476,6 +476,31 @@ fn finished(entry: &mut Entry, record: &JobRecord) -> Option<Finished> {
     })
 }
 
+/// The queue's builder; with `--queue-ca FILE`, TLS that trusts the
+/// certificates in FILE (PEM) instead of the platform's.
+fn builder(url: &str, name: &str, ca: Option<&str>) -> Result<herd::dist::PgQueueBuilder, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let builder = PgQueue::builder(url, name);
+    let Some(ca) = ca else { return Ok(builder) };
+    let bad = |e: &dyn std::fmt::Display| format!("--queue-ca {ca}: {e}");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(&e))? {
+        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(bad(&"no certificate in the file"));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| bad(&e))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(builder.tls(config))
+}
+
 /// Runs the jobs of `herd run --queue` from a PostgreSQL queue, here and on
 /// as many machines as you start it on. It runs whatever command lines the
 /// queue holds, as its own user: whoever can write to the database's
@@ -489,6 +514,10 @@ pub struct WorkerArgs {
     /// The queue's name, as `herd run --queue-name` gave it.
     #[arg(long = "queue-name", value_name = "NAME", default_value = "herd-run")]
     queue_name: String,
+    /// Trust the CA certificates in FILE (PEM) for the queue's TLS (with
+    /// `?sslmode=require` in the URL), instead of the system's.
+    #[arg(long = "queue-ca", value_name = "FILE")]
+    queue_ca: Option<String>,
     /// Jobs at once on this machine: N, N% of the cores, +N or -N relative
     /// to the cores. Default: the number of cores.
     #[arg(
@@ -528,7 +557,7 @@ async fn work(args: WorkerArgs) -> Result<i32, String> {
         .ok()
         .filter(|l| *l >= Duration::from_millis(100))
         .ok_or_else(|| format!("--lease {}: expected at least 0.1 seconds", args.lease))?;
-    let queue = PgQueue::builder(&args.queue, &args.queue_name)
+    let queue = builder(&args.queue, &args.queue_name, args.queue_ca.as_deref())?
         .lease(lease)
         .backoff(Duration::from_millis(100), Duration::from_secs(10))
         .build()

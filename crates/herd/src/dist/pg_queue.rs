@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, Config, GenericClient, NoTls, Row, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::pool::{JobError, WorkerPool};
 use crate::sync::Semaphore;
@@ -235,7 +236,17 @@ impl PgQueueError {
 impl fmt::Display for PgQueueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
-            Ok(source) => write!(f, "{}: {source}", self.doing),
+            Ok(source) => {
+                write!(f, "{}: {source}", self.doing)?;
+                // The client's error often says only what failed ("error
+                // performing TLS handshake"); its causes say why.
+                let mut cause = std::error::Error::source(source);
+                while let Some(inner) = cause {
+                    write!(f, ": {inner}")?;
+                    cause = inner.source();
+                }
+                Ok(())
+            }
             Err(detail) => write!(f, "{}: {detail}", self.doing),
         }
     }
@@ -734,9 +745,36 @@ pub struct PgQueueBuilder {
     backoff: (Duration, Duration),
     poll: Duration,
     batch: usize,
+    tls: Option<rustls::ClientConfig>,
 }
 
 impl PgQueueBuilder {
+    /// Connects with TLS configured so (your own roots, a client
+    /// certificate): always when the URL says `sslmode=require`, and
+    /// when the server offers it under `sslmode=prefer` (the default);
+    /// never under `sslmode=disable`. Without this, `sslmode=require`
+    /// verifies the server against the platform's certificates, and
+    /// `prefer` connects without TLS.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let roots = rustls::RootCertStore::empty(); // add your CA's certificate
+    /// let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+    ///     rustls::crypto::ring::default_provider(),
+    /// ))
+    /// .with_safe_default_protocol_versions()
+    /// .unwrap()
+    /// .with_root_certificates(roots)
+    /// .with_no_client_auth();
+    /// let builder = herd::dist::PgQueue::builder("postgres://db/app?sslmode=require", "q").tls(config);
+    /// # drop(builder);
+    /// ```
+    pub fn tls(mut self, config: rustls::ClientConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Connections to the database for claims, results and heartbeats
     /// (requests are pipelined on each; default 2). One more listens.
     ///
@@ -873,13 +911,15 @@ impl PgQueueBuilder {
             .url
             .parse()
             .map_err(PgQueueError::new("reading the PostgreSQL URL"))?;
-        let first = Conn::connect(&config).await?;
+        let tls = tls_for(&config, self.tls)?;
+        let first = Conn::connect(&config, &tls).await?;
         let mut conns = vec![tokio::sync::Mutex::new(Some(Arc::new(first)))];
         for _ in 1..self.connections {
             conns.push(tokio::sync::Mutex::new(None));
         }
         let inner = Arc::new(Inner {
             config,
+            tls,
             queue: self.queue,
             conns,
             next: AtomicUsize::new(0),
@@ -940,6 +980,7 @@ pub struct PgQueue {
 
 struct Inner {
     config: Config,
+    tls: Option<MakeRustlsConnect>,
     queue: String,
     /// Connections, made again when one breaks (a restarted server).
     conns: Vec<tokio::sync::Mutex<Option<Arc<Conn>>>>,
@@ -987,16 +1028,23 @@ struct Conn {
 }
 
 impl Conn {
-    async fn connect(config: &Config) -> Result<Conn, PgQueueError> {
-        let (client, connection) = config
-            .connect(NoTls)
-            .await
-            .map_err(PgQueueError::new("connecting to PostgreSQL"))?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "herd::dist::PgQueue connection closed");
+    async fn connect(
+        config: &Config,
+        tls: &Option<MakeRustlsConnect>,
+    ) -> Result<Conn, PgQueueError> {
+        let err = PgQueueError::new("connecting to PostgreSQL");
+        let client = match tls {
+            None => {
+                let (client, connection) = config.connect(NoTls).await.map_err(err)?;
+                tokio::spawn(drive(connection));
+                client
             }
-        });
+            Some(tls) => {
+                let (client, connection) = config.connect(tls.clone()).await.map_err(err)?;
+                tokio::spawn(drive(connection));
+                client
+            }
+        };
         migrate(&client).await?;
         let prepare = |sql| client.prepare(sql);
         let prepared = futures_util::future::try_join_all([
@@ -1043,6 +1091,43 @@ impl Conn {
             rescue,
         })
     }
+}
+
+/// Runs a connection until it closes.
+async fn drive<F: Future<Output = Result<(), tokio_postgres::Error>>>(connection: F) {
+    if let Err(error) = connection.await {
+        tracing::debug!(%error, "herd::dist::PgQueue connection closed");
+    }
+}
+
+/// The TLS a queue connects with: none when the URL says
+/// `sslmode=disable`, or says `prefer` (the default) and no configuration
+/// was given; the given configuration; or, for `sslmode=require` without
+/// one, rustls with the platform's certificate verifier.
+fn tls_for(
+    config: &Config,
+    given: Option<rustls::ClientConfig>,
+) -> Result<Option<MakeRustlsConnect>, PgQueueError> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    use tokio_postgres::config::SslMode;
+    let platform = || {
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .and_then(|builder| builder.with_platform_verifier())
+        .map(|builder| builder.with_no_client_auth())
+        .map_err(|error| PgQueueError {
+            doing: "setting up TLS",
+            source: Err(error.to_string()),
+        })
+    };
+    Ok(match (config.get_ssl_mode(), given) {
+        (SslMode::Disable, _) => None,
+        (_, Some(given)) => Some(MakeRustlsConnect::new(given)),
+        (SslMode::Require, None) => Some(MakeRustlsConnect::new(platform()?)),
+        (_, None) => None,
+    })
 }
 
 /// Creates herd's schema or brings it up to date, once per database
@@ -1115,6 +1200,61 @@ async fn migrate(client: &Client) -> Result<(), PgQueueError> {
     }
 }
 
+/// Listens on one connection until it breaks, waking `inner`'s waiters;
+/// false once the queue is gone (the listener should stop).
+async fn listen_on<T>(
+    client: Client,
+    mut connection: tokio_postgres::Connection<tokio_postgres::Socket, T>,
+    inner: &std::sync::Weak<Inner>,
+    queue: &str,
+    delay: &mut Duration,
+) -> bool
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    let listening = client.batch_execute("LISTEN herd_jobs; LISTEN herd_done");
+    // The connection must be driven for LISTEN to finish.
+    let ready = {
+        tokio::pin!(listening);
+        loop {
+            tokio::select! {
+                done = &mut listening => break done.is_ok(),
+                message = messages.next() => if message.is_none() { break false },
+            }
+        }
+    };
+    if !ready {
+        return true;
+    }
+    *delay = Duration::from_millis(50);
+    // Anything enqueued while not listening is claimable now.
+    let Some(strong) = inner.upgrade() else {
+        return false;
+    };
+    strong.jobs_woken.notify_waiters();
+    strong.done_woken.notify_waiters();
+    drop(strong);
+    while let Some(Ok(message)) = messages.next().await {
+        let AsyncMessage::Notification(note) = message else {
+            continue;
+        };
+        if note.payload() != queue {
+            continue;
+        }
+        let Some(inner) = inner.upgrade() else {
+            return false;
+        };
+        match note.channel() {
+            JOBS_CHANNEL => inner.jobs_woken.notify_waiters(),
+            DONE_CHANNEL => inner.done_woken.notify_waiters(),
+            _ => {}
+        }
+    }
+    drop(client);
+    true
+}
+
 /// This worker's lease owner: host, process and a number unique in the
 /// process, so a lease names who held it.
 fn owner_id() -> Arc<str> {
@@ -1164,6 +1304,7 @@ impl PgQueue {
             backoff: (Duration::from_secs(1), Duration::from_secs(600)),
             poll: Duration::from_secs(1),
             batch: 32,
+            tls: None,
         }
     }
 
@@ -1190,7 +1331,7 @@ impl PgQueue {
         {
             return Ok(conn.clone());
         }
-        let conn = Arc::new(Conn::connect(&self.inner.config).await?);
+        let conn = Arc::new(Conn::connect(&self.inner.config, &self.inner.tls).await?);
         *slot = Some(conn.clone());
         Ok(conn)
     }
@@ -1911,50 +2052,25 @@ impl PgQueue {
         let inner = Arc::downgrade(&self.inner);
         let config = self.inner.config.clone();
         let queue = self.inner.queue.clone();
+        let tls = self.inner.tls.clone();
         *listener = Some(tokio::spawn(async move {
             let mut delay = Duration::from_millis(50);
             loop {
-                if let Ok((client, mut connection)) = config.connect(NoTls).await {
-                    let mut messages =
-                        futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-                    let listening = client.batch_execute("LISTEN herd_jobs; LISTEN herd_done");
-                    // The connection must be driven for LISTEN to finish.
-                    let ready = {
-                        tokio::pin!(listening);
-                        loop {
-                            tokio::select! {
-                                done = &mut listening => break done.is_ok(),
-                                message = messages.next() => if message.is_none() { break false },
-                            }
+                let listened = match &tls {
+                    None => match config.connect(NoTls).await {
+                        Ok((client, connection)) => {
+                            listen_on(client, connection, &inner, &queue, &mut delay).await
                         }
-                    };
-                    if ready {
-                        delay = Duration::from_millis(50);
-                        // Anything enqueued while not listening is claimable now.
-                        let Some(strong) = inner.upgrade() else {
-                            return;
-                        };
-                        strong.jobs_woken.notify_waiters();
-                        strong.done_woken.notify_waiters();
-                        drop(strong);
-                        while let Some(Ok(message)) = messages.next().await {
-                            let AsyncMessage::Notification(note) = message else {
-                                continue;
-                            };
-                            if note.payload() != queue {
-                                continue;
-                            }
-                            let Some(inner) = inner.upgrade() else { return };
-                            match note.channel() {
-                                JOBS_CHANNEL => inner.jobs_woken.notify_waiters(),
-                                DONE_CHANNEL => inner.done_woken.notify_waiters(),
-                                _ => {}
-                            }
+                        Err(_) => true,
+                    },
+                    Some(tls) => match config.connect(tls.clone()).await {
+                        Ok((client, connection)) => {
+                            listen_on(client, connection, &inner, &queue, &mut delay).await
                         }
-                    }
-                    drop(client);
-                }
-                if inner.strong_count() == 0 {
+                        Err(_) => true,
+                    },
+                };
+                if !listened || inner.strong_count() == 0 {
                     return;
                 }
                 tokio::time::sleep(delay).await;

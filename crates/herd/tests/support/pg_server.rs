@@ -51,6 +51,8 @@ pub struct PgServer {
     pg_isready: Option<PathBuf>,
     /// The user and group to run as, when we are root.
     run_as: Option<(libc::uid_t, libc::gid_t)>,
+    /// Settings beyond the defaults (`-c NAME=VALUE`).
+    settings: Vec<String>,
 }
 
 impl PgServer {
@@ -58,6 +60,24 @@ impl PgServer {
     /// 127.0.0.1, its data in a new temporary directory, and waits (up to
     /// 30 s) until it accepts connections.
     pub fn start() -> PgServer {
+        Self::start_inner(false)
+    }
+
+    /// As [`start`](PgServer::start), with TLS on (`ssl=on`) and a
+    /// certificate for 127.0.0.1 signed by a test CA, both made by
+    /// `openssl` (see [`tls_cert`](PgServer::tls_cert)); plain connections
+    /// are still accepted.
+    pub fn start_tls() -> PgServer {
+        Self::start_inner(true)
+    }
+
+    /// The certificate (PEM) of the CA that signed the TLS server's, for
+    /// a client to trust.
+    pub fn tls_cert(&self) -> PathBuf {
+        self.root.join("ca.crt")
+    }
+
+    fn start_inner(tls: bool) -> PgServer {
         let initdb = find_binary("initdb").expect(MISSING);
         let postgres = find_binary("postgres").expect(MISSING);
         // Through a symlink (say /usr/local/bin/postgres) to the real
@@ -111,6 +131,80 @@ impl PgServer {
             );
         }
 
+        let mut settings = Vec::new();
+        if tls {
+            let (cert, key) = (root.join("server.crt"), root.join("server.key"));
+            let ext = root.join("server.ext");
+            fs::write(
+                &ext,
+                "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+            )
+            .unwrap();
+            let openssl = |args: &[&str]| {
+                let made = Command::new("openssl")
+                    .args(args)
+                    .current_dir(&root)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("openssl must be installed (apt-get install openssl)");
+                assert!(made.success(), "openssl {args:?} failed");
+            };
+            // A test CA, and the server's certificate signed by it.
+            openssl(
+                &[
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ]
+                .into_iter()
+                .chain([
+                    "-subj",
+                    "/CN=herd test CA",
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.crt",
+                ])
+                .collect::<Vec<_>>(),
+            );
+            openssl(
+                &[
+                    "req",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ]
+                .into_iter()
+                .chain(["-keyout", "server.key", "-out", "server.csr"])
+                .collect::<Vec<_>>(),
+            );
+            openssl(
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    "server.csr",
+                    "-CA",
+                    "ca.crt",
+                    "-CAkey",
+                    "ca.key",
+                ]
+                .into_iter()
+                .chain(["-CAcreateserial", "-days", "2", "-extfile", "server.ext"])
+                .chain(["-out", "server.crt"])
+                .collect::<Vec<_>>(),
+            );
+            fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+            if let Some((uid, gid)) = run_as {
+                for file in [&cert, &key] {
+                    std::os::unix::fs::chown(file, Some(uid), Some(gid)).unwrap();
+                }
+            }
+            settings.push("ssl=on".to_owned());
+            settings.push(format!("ssl_cert_file={}", cert.display()));
+            settings.push(format!("ssl_key_file={}", key.display()));
+        }
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
@@ -125,6 +219,7 @@ impl PgServer {
             postgres,
             pg_isready,
             run_as,
+            settings,
         };
         server.spawn_and_wait();
         server
@@ -185,6 +280,7 @@ impl PgServer {
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off", "-c", "max_connections=200"])
             .args(["-c", "shared_buffers=64MB"])
+            .args(self.settings.iter().flat_map(|setting| ["-c", setting]))
             .current_dir(&self.root)
             .stdin(Stdio::null())
             .stdout(log)
