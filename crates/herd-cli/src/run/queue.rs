@@ -179,15 +179,28 @@ fn hostname() -> String {
 }
 
 /// The run's default name: a hash (FNV-1a, 64 bits) of herd run's
-/// arguments, leaving out those that only say how to wait or resume, so
-/// the same command line names the same run.
-fn default_run_id() -> String {
+/// arguments, so the same command line names the same run. Left out: the
+/// options that only say where the queue is or how to wait and resume
+/// (`--queue`, `--queue-ca`, `--wait`, `--resume`, `--resume-failed`), and
+/// only among the options, never among the command's own words.
+fn default_run_id(argv: &[String], command_words: usize) -> String {
+    let options = &argv[..argv.len().saturating_sub(command_words)];
+    let mut kept: Vec<&str> = Vec::new();
+    let mut skip_value = false;
+    for arg in options {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        match arg.as_str() {
+            "--queue" | "--queue-ca" => skip_value = true,
+            "--wait" | "--resume" | "--resume-failed" => {}
+            other if other.starts_with("--queue=") || other.starts_with("--queue-ca=") => {}
+            other => kept.push(other),
+        }
+    }
+    let words = argv[options.len()..].iter().map(String::as_str);
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let ignored = ["--wait", "--resume", "--resume-failed"];
-    for arg in std::env::args()
-        .skip(2)
-        .filter(|a| !ignored.contains(&a.as_str()))
-    {
+    for arg in kept.into_iter().chain(words) {
         for byte in arg.bytes().chain([0]) {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
@@ -245,7 +258,10 @@ pub(super) async fn submit(
         .build()
         .await
         .map_err(|e| format!("--queue: {e}"))?;
-    let run = args.run_id.clone().unwrap_or_else(default_run_id);
+    let run = args.run_id.clone().unwrap_or_else(|| {
+        let argv: Vec<String> = std::env::args().skip(2).collect();
+        default_run_id(&argv, args.command.len())
+    });
     let key = |seq: u64| format!("{run}:{seq}");
     let resuming = args.resume || args.resume_failed;
     if !resuming
@@ -662,6 +678,44 @@ async fn execute(runner: &Runner, host: &str, job: &Job) -> Result<Vec<u8>, JobF
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_run_id_ignores_where_the_queue_is_and_how_to_wait_but_not_the_command() {
+        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        let id = |words: &[&str], command: usize| default_run_id(&argv(words), command);
+        let base = id(&["--queue", "postgres://a/x", "-k", "echo", ":::", "1"], 3);
+        assert_eq!(
+            base,
+            id(
+                &[
+                    "--queue=postgres://b/x?sslmode=require",
+                    "--queue-ca",
+                    "ca.pem",
+                    "-k",
+                    "--wait",
+                    "--resume",
+                    "echo",
+                    ":::",
+                    "1"
+                ],
+                3
+            )
+        );
+        assert_ne!(
+            base,
+            id(&["--queue", "postgres://a/x", "echo", ":::", "1"], 3),
+            "-k counts"
+        );
+        assert_ne!(
+            base,
+            id(&["--queue", "postgres://a/x", "-k", "echo", ":::", "2"], 3)
+        );
+        // A command word that looks like an ignored option still counts.
+        assert_ne!(
+            id(&["--queue", "u", "cmd", "--wait", ":::", "1"], 4),
+            id(&["--queue", "u", "cmd", ":::", "1"], 3)
+        );
+    }
 
     #[test]
     fn a_job_and_its_result_survive_the_round_trip() {
