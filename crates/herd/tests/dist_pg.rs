@@ -32,6 +32,25 @@ async fn queue(server: &PgServer, name: &str) -> PgQueue {
         .expect("the queue connects and migrates")
 }
 
+/// Runs `queue` on a pool of `workers`, as a task, until `stop` is
+/// cancelled.
+fn spawn_worker<H, F>(
+    queue: &PgQueue,
+    workers: usize,
+    handler: H,
+    stop: &CancelToken,
+) -> tokio::task::JoinHandle<WorkStats>
+where
+    H: Fn(herd::dist::Job) -> F + Send + Sync + 'static,
+    F: std::future::Future<Output = Result<Vec<u8>, JobFailure>> + Send + 'static,
+{
+    let (queue, stop) = (queue.clone(), stop.clone());
+    tokio::spawn(async move {
+        let pool = WorkerPool::builder().workers(workers).build();
+        queue.run(&pool, handler, &stop).await
+    })
+}
+
 /// Runs a worker on `queue` with `workers` workers until `done` says stop,
 /// checked whenever a job ends; returns its stats.
 async fn drain_until<H, F>(
@@ -44,13 +63,8 @@ where
     H: Fn(herd::dist::Job) -> F + Send + Sync + 'static,
     F: std::future::Future<Output = Result<Vec<u8>, JobFailure>> + Send + 'static,
 {
-    let pool = WorkerPool::builder().workers(workers).build();
     let stop = CancelToken::new();
-    let worker = {
-        let queue = queue.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move { queue.run(&pool, handler, &stop).await })
-    };
+    let worker = spawn_worker(queue, workers, handler, &stop);
     tokio::time::timeout(PATIENCE, async {
         while !done(queue.counts().await.unwrap()) {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -326,14 +340,7 @@ async fn heartbeats_keep_a_long_job_leased_past_its_lease_length() {
         }
     };
     let stop = CancelToken::new();
-    let second = {
-        let stop = stop.clone();
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let pool = WorkerPool::builder().workers(2).build();
-            other.run(&pool, handler, &stop).await
-        })
-    };
+    let second = spawn_worker(&other, 2, handler.clone(), &stop);
     let stats = drain_until(&queue, 2, handler, |counts| counts.done == 1).await;
     stop.cancel("done");
     let other_stats = second.await.unwrap();
@@ -413,17 +420,8 @@ async fn an_idle_worker_is_woken_by_notify_not_by_polling() {
         .build()
         .await
         .unwrap();
-    let pool = WorkerPool::builder().workers(1).build();
     let stop = CancelToken::new();
-    let worker = {
-        let queue = queue.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            queue
-                .run(&pool, |job| async move { Ok(job.payload) }, &stop)
-                .await
-        })
-    };
+    let worker = spawn_worker(&queue, 1, |job| async move { Ok(job.payload) }, &stop);
     // Let the worker find the queue empty and go to sleep.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let job = queue.enqueue(NewJob::new("wake up")).await.unwrap();
@@ -461,31 +459,20 @@ async fn cancelled_jobs_never_run_and_a_running_one_is_dropped() {
     }
     let dropped = Arc::new(AtomicUsize::new(0));
     let started = Arc::new(tokio::sync::Notify::new());
-    let pool = WorkerPool::builder().workers(2).build();
     let stop = CancelToken::new();
     let worker = {
-        let queue = queue.clone();
-        let stop = stop.clone();
-        let dropped = dropped.clone();
-        let started = started.clone();
-        tokio::spawn(async move {
-            queue
-                .run(
-                    &pool,
-                    move |_job| {
-                        let guard = Dropped(dropped.clone());
-                        let started = started.clone();
-                        async move {
-                            let _guard = guard;
-                            started.notify_one();
-                            std::future::pending::<()>().await;
-                            Ok(Vec::new())
-                        }
-                    },
-                    &stop,
-                )
-                .await
-        })
+        let (dropped, started) = (dropped.clone(), started.clone());
+        let hang = move |_job| {
+            let guard = Dropped(dropped.clone());
+            let started = started.clone();
+            async move {
+                let _guard = guard;
+                started.notify_one();
+                std::future::pending::<()>().await;
+                Ok(Vec::new())
+            }
+        };
+        spawn_worker(&queue, 2, hang, &stop)
     };
     tokio::time::timeout(PATIENCE, started.notified())
         .await
@@ -515,28 +502,18 @@ async fn a_worker_rides_out_a_server_restart() {
     let mut server = PgServer::start();
     let queue = queue(&server, "restart").await;
     let runs: Arc<Mutex<HashMap<i64, usize>>> = Arc::default();
-    let pool = WorkerPool::builder().workers(4).build();
     let stop = CancelToken::new();
     let worker = {
-        let queue = queue.clone();
-        let stop = stop.clone();
         let runs = runs.clone();
-        tokio::spawn(async move {
-            queue
-                .run(
-                    &pool,
-                    move |job| {
-                        let runs = runs.clone();
-                        async move {
-                            *runs.lock().unwrap().entry(job.id).or_default() += 1;
-                            tokio::time::sleep(Duration::from_millis(2)).await;
-                            Ok(Vec::new())
-                        }
-                    },
-                    &stop,
-                )
-                .await
-        })
+        let count = move |job: herd::dist::Job| {
+            let runs = runs.clone();
+            async move {
+                *runs.lock().unwrap().entry(job.id).or_default() += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                Ok(Vec::new())
+            }
+        };
+        spawn_worker(&queue, 4, count, &stop)
     };
     let before = queue
         .enqueue_many((0..200).map(|i| NewJob::new(format!("before {i}"))))
@@ -604,14 +581,7 @@ async fn two_workers_drain_two_thousand_jobs_each_done_exactly_once() {
         }
     };
     let stop = CancelToken::new();
-    let other = {
-        let stop = stop.clone();
-        let handler = handler.clone();
-        tokio::spawn(async move {
-            let pool = WorkerPool::builder().workers(4).build();
-            second.run(&pool, handler, &stop).await
-        })
-    };
+    let other = spawn_worker(&second, 4, handler.clone(), &stop);
     let stats = drain_until(&first, 4, handler, |counts| counts.done == 2000).await;
     stop.cancel("drained");
     let other = other.await.unwrap();
@@ -641,29 +611,19 @@ async fn stopping_a_worker_finishes_what_it_started_and_hands_back_nothing_half_
         .enqueue_many((0..100).map(|i| NewJob::new(i.to_string())))
         .await
         .unwrap();
-    let pool = WorkerPool::builder().workers(3).build();
     let stop = CancelToken::new();
     let started = Arc::new(AtomicUsize::new(0));
     let worker = {
-        let queue = queue.clone();
-        let stop = stop.clone();
         let started = started.clone();
-        tokio::spawn(async move {
-            queue
-                .run(
-                    &pool,
-                    move |_job| {
-                        let started = started.clone();
-                        async move {
-                            started.fetch_add(1, Ordering::SeqCst);
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            Ok(Vec::new())
-                        }
-                    },
-                    &stop,
-                )
-                .await
-        })
+        let slow = move |_job| {
+            let started = started.clone();
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Ok(Vec::new())
+            }
+        };
+        spawn_worker(&queue, 3, slow, &stop)
     };
     while started.load(Ordering::SeqCst) < 10 {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -735,17 +695,8 @@ async fn tls_is_used_when_the_url_requires_it_and_the_server_is_verified() {
         .await
         .unwrap();
     let job = queue.enqueue(NewJob::new("over tls")).await.unwrap();
-    let pool = WorkerPool::builder().workers(1).build();
     let stop = CancelToken::new();
-    let worker = {
-        let queue = queue.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            queue
-                .run(&pool, |job| async move { Ok(job.payload) }, &stop)
-                .await
-        })
-    };
+    let worker = spawn_worker(&queue, 1, |job| async move { Ok(job.payload) }, &stop);
     let records = tokio::time::timeout(PATIENCE, queue.wait(&[job.id]))
         .await
         .unwrap()

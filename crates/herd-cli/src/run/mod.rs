@@ -1192,16 +1192,24 @@ struct Runner {
 impl Runner {
     /// Runs one job; `stdin` is its `--pipe` block.
     async fn job(&self, seq: u64, args: Vec<String>, stdin: Option<bytes::Bytes>) -> Finished {
-        let slot = self
-            .free_slots
+        let slot = self.take_slot();
+        let finished = self.run(seq, slot, args, stdin).await;
+        self.give_slot(slot);
+        finished
+    }
+
+    /// The lowest free job slot; there is one for every running job.
+    fn take_slot(&self) -> usize {
+        self.free_slots
             .lock()
             .unwrap()
             .pop()
             .expect("a free slot per running job")
-            .0;
-        let finished = self.run(seq, slot, args, stdin).await;
+            .0
+    }
+
+    fn give_slot(&self, slot: usize) {
         self.free_slots.lock().unwrap().push(Reverse(slot));
-        finished
     }
 
     async fn run(

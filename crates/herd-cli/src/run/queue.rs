@@ -627,13 +627,7 @@ async fn work(args: WorkerArgs) -> Result<i32, String> {
 /// Runs one job from the queue as `herd run` runs a job here.
 async fn execute(runner: &Runner, host: &str, job: &Job) -> Result<Vec<u8>, JobFailure> {
     let (spec, stdin) = decode_job(&job.payload).map_err(|e| JobFailure::new(e).permanent())?;
-    let slot = runner
-        .free_slots
-        .lock()
-        .unwrap()
-        .pop()
-        .expect("a free slot per running job")
-        .0;
+    let slot = runner.take_slot();
     let start = SystemTime::now();
     let began = tokio::time::Instant::now();
     let (stdout, stderr, exit, timed_out) = runner
@@ -646,11 +640,7 @@ async fn execute(runner: &Runner, host: &str, job: &Job) -> Result<Vec<u8>, JobF
             spec.timeout.map(|limit| (limit, &spec.term_seq[..])),
         )
         .await;
-    runner
-        .free_slots
-        .lock()
-        .unwrap()
-        .push(std::cmp::Reverse(slot));
+    runner.give_slot(slot);
     let outcome = Outcome {
         exit,
         timed_out,

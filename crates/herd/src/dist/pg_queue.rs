@@ -407,11 +407,7 @@ impl NewJob {
     /// # drop(once);
     /// ```
     pub fn max_attempts(mut self, attempts: u32) -> NewJob {
-        assert!(
-            attempts >= 1 && i32::try_from(attempts).is_ok(),
-            "max_attempts must be at least 1 (and fit an i32), got {attempts}"
-        );
-        self.max_attempts = Some(attempts);
+        self.max_attempts = Some(valid_attempts(attempts));
         self
     }
 
@@ -509,6 +505,15 @@ impl Job {
             idempotency_key: row.get(5),
         }
     }
+}
+
+/// `attempts`, if the table can hold it (at least 1, at most `i32::MAX`).
+fn valid_attempts(attempts: u32) -> u32 {
+    assert!(
+        attempts >= 1 && i32::try_from(attempts).is_ok(),
+        "max_attempts must be at least 1 (and fit an i32), got {attempts}"
+    );
+    attempts
 }
 
 fn count(n: i32) -> u32 {
@@ -833,11 +838,7 @@ impl PgQueueBuilder {
     /// # drop(builder);
     /// ```
     pub fn max_attempts(mut self, attempts: u32) -> Self {
-        assert!(
-            attempts >= 1 && i32::try_from(attempts).is_ok(),
-            "max_attempts must be at least 1 (and fit an i32), got {attempts}"
-        );
-        self.max_attempts = attempts;
+        self.max_attempts = valid_attempts(attempts);
         self
     }
 
