@@ -32,32 +32,42 @@
 //!
 //! # Examples
 //!
-//! ```no_run
+//! ```
+//! # #[path = "../../tests/support/redis_server.rs"]
+//! # mod redis_server;
+//! # #[path = "../../tests/support/pg_server.rs"]
+//! # mod pg_server;
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use herd::dist::{Fallback, NewJob, PgQueue, RedisRateLimiter};
+//! # let (redis_server, pg_server) = (redis_server::RedisServer::start(), pg_server::PgServer::start());
+//! # let (redis_url, pg_url) = (redis_server.url(), pg_server.url());
+//! use herd::dist::{Fallback, JobState, NewJob, PgQueue, RedisRateLimiter};
 //! use herd::limit::Quota;
 //! use herd::pool::WorkerPool;
 //! use herd::task::CancelToken;
 //!
-//! let client = redis::Client::open("redis://127.0.0.1/")?;
+//! // A quota shared by every process: 20 a second to the upstream API.
+//! let client = redis::Client::open(redis_url)?; // "redis://127.0.0.1/"
 //! let limit = RedisRateLimiter::builder(client, "upstream", Quota::per_second(20), Fallback::Local)
 //!     .build()
 //!     .await?;
 //! limit.acquire("all", 1).await?; // waits as long as Redis says
 //!
-//! let queue = PgQueue::builder("postgres://app@127.0.0.1/app", "mail").build().await?;
-//! queue.enqueue(NewJob::new("welcome 42").idempotency_key("welcome-42")).await?;
-//! let pool = WorkerPool::builder().workers(4).build();
+//! // Jobs that survive a restart, run by whichever worker is free.
+//! let queue = PgQueue::builder(&pg_url, "mail").build().await?; // "postgres://app@db/app"
+//! let job = queue.enqueue(NewJob::new("welcome 42").idempotency_key("welcome-42")).await?;
 //! let stop = CancelToken::new();
-//! # stop.cancel("example");
-//! queue.run(&pool, |job| async move { Ok(job.payload) }, &stop).await;
+//! let worker = {
+//!     let (queue, stop) = (queue.clone(), stop.clone());
+//!     let pool = WorkerPool::builder().workers(4).build();
+//!     tokio::spawn(async move { queue.run(&pool, |job| async move { Ok(job.payload) }, &stop).await })
+//! };
+//! assert_eq!(queue.wait(&[job.id]).await?[0].state, JobState::Done);
+//! stop.cancel("done");
+//! worker.await?;
 //! # Ok(())
 //! # }
 //! ```
-//!
-//! (Not run here: it needs the servers; `tests/dist_redis.rs` and
-//! `tests/dist_pg.rs` start their own on 127.0.0.1.)
 
 #[cfg(feature = "postgres")]
 mod pg_queue;

@@ -90,27 +90,38 @@ pub enum Fallback {
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
+/// # #[path = "../../tests/support/redis_server.rs"]
+/// # mod redis_server;
 /// # #[tokio::main]
-/// # async fn main() -> Result<(), redis::RedisError> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = redis_server::RedisServer::start();
+/// # let url = server.url();
 /// use herd::dist::{Fallback, RedisRateLimiter};
-/// use herd::limit::Quota;
+/// use herd::limit::{Quota, RateError};
 ///
-/// let client = redis::Client::open("redis://127.0.0.1:6379/")?;
-/// // 100 a second per API key, across every process of the service.
-/// let limit = RedisRateLimiter::builder(client, "api", Quota::per_second(100), Fallback::Local)
+/// let client = redis::Client::open(url)?; // "redis://127.0.0.1:6379/"
+/// // 100 a second per API key, burst 2, across every process of the service.
+/// let quota = Quota::per_second(100).burst(2);
+/// let limit = RedisRateLimiter::builder(client, "api", quota, Fallback::Local)
 ///     .build()
 ///     .await?;
+/// assert_eq!(limit.name(), "api");
+/// assert_eq!(limit.check("key-42").await, Ok(()));
+/// assert_eq!(limit.check("key-42").await, Ok(()));
 /// match limit.check("key-42").await {
-///     Ok(()) => { /* serve */ }
-///     Err(refused) => println!("429, Retry-After: {:?}", refused.retry_after()),
+///     Ok(()) => panic!("the burst is spent"),
+///     Err(refused) => {
+///         // A 429 with Retry-After: at most one interval (10 ms).
+///         let wait = refused.retry_after().unwrap();
+///         assert!(wait <= std::time::Duration::from_millis(10));
+///         assert!(matches!(refused, RateError::Limited { .. }));
+///     }
 /// }
+/// limit.acquire("key-42", 1).await?; // waits as long as Redis says
 /// # Ok(())
 /// # }
 /// ```
-///
-/// (Not run here: it needs a Redis server. `tests/dist_redis.rs` starts
-/// one and runs these calls against it.)
 #[derive(Clone)]
 pub struct RedisRateLimiter {
     inner: Arc<Inner>,
@@ -336,19 +347,23 @@ impl RedisRateLimiter {
     ///
     /// # Examples
     ///
-    /// ```no_run
+    /// ```
+    /// # #[path = "../../tests/support/redis_server.rs"]
+    /// # mod redis_server;
     /// # #[tokio::main]
-    /// # async fn main() -> Result<(), redis::RedisError> {
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = redis_server::RedisServer::start();
     /// use herd::dist::{Fallback, RedisRateLimiter};
     /// use herd::limit::{Limiter, Quota};
     ///
-    /// let client = redis::Client::open("redis://127.0.0.1/")?;
+    /// let client = redis::Client::open(server.url())?;
     /// let shared = RedisRateLimiter::builder(client, "crawl", Quota::per_second(50), Fallback::Local)
     ///     .build()
     ///     .await?;
     /// // 50 a second to example.com across every crawler, 8 at once here.
     /// let limit = Limiter::new().rate_from(shared.for_key("example.com")).concurrency(8);
-    /// let _pass = limit.acquire().await;
+    /// let pass = limit.acquire().await;
+    /// assert!(pass.is_ok());
     /// # Ok(())
     /// # }
     /// ```

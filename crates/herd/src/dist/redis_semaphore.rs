@@ -66,24 +66,26 @@ return removed
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
+/// # #[path = "../../tests/support/redis_server.rs"]
+/// # mod redis_server;
 /// # #[tokio::main]
-/// # async fn main() -> Result<(), redis::RedisError> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = redis_server::RedisServer::start();
 /// use std::time::Duration;
 /// use herd::dist::RedisSemaphore;
 ///
-/// let client = redis::Client::open("redis://127.0.0.1/")?;
+/// let client = redis::Client::open(server.url())?; // "redis://127.0.0.1/"
 /// // At most 4 exports at once, across the whole service.
 /// let exports = RedisSemaphore::new(client, "exports", 4, Duration::from_secs(10)).await?;
-/// let permit = exports.acquire().await?;
-/// println!("exporting with fence {}", permit.fence());
-/// drop(permit); // released at once; waiters are told
+/// let first = exports.acquire().await?;
+/// let second = exports.acquire().await?;
+/// assert!(second.fence() > first.fence(), "fencing tokens only grow");
+/// drop(first); // released at once; waiters are told
+/// # drop(second);
 /// # Ok(())
 /// # }
 /// ```
-///
-/// (Not run here: it needs a Redis server. `tests/dist_redis.rs` starts
-/// one.)
 #[derive(Clone)]
 pub struct RedisSemaphore {
     inner: Arc<Inner>,
