@@ -726,17 +726,25 @@ impl Lease {
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
+/// # #[path = "../../tests/support/pg_server.rs"]
+/// # mod pg_server;
 /// # #[tokio::main]
 /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+/// # let server = pg_server::PgServer::start();
+/// # let url = server.url();
 /// use std::time::Duration;
+/// use herd::dist::{NewJob, PgQueue};
 ///
-/// let queue = herd::dist::PgQueue::builder("postgres://app@db/app", "emails")
+/// // url: "postgres://app@db/app"
+/// let queue = PgQueue::builder(&url, "emails")
 ///     .lease(Duration::from_secs(30))
 ///     .max_attempts(5)
 ///     .build()
 ///     .await?;
-/// # drop(queue);
+/// assert_eq!(queue.name(), "emails");
+/// let job = queue.enqueue(NewJob::new("hi")).await?;
+/// assert_eq!(queue.jobs(&[job.id]).await?[0].max_attempts, 5);
 /// # Ok(())
 /// # }
 /// ```
@@ -952,25 +960,40 @@ impl PgQueueBuilder {
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
+/// # #[path = "../../tests/support/pg_server.rs"]
+/// # mod pg_server;
 /// # #[tokio::main]
 /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
-/// use herd::dist::{JobFailure, NewJob, PgQueue};
+/// # let server = pg_server::PgServer::start();
+/// # let url = server.url();
+/// use herd::dist::{JobFailure, JobState, NewJob, PgQueue};
 /// use herd::pool::WorkerPool;
 /// use herd::task::CancelToken;
 ///
-/// let queue = PgQueue::builder("postgres://app@db/app", "thumbnails").build().await?;
-/// queue.enqueue(NewJob::new("cat.jpg").idempotency_key("cat.jpg")).await?;
+/// // url: "postgres://app@db/app"
+/// let queue = PgQueue::builder(&url, "thumbnails").build().await?;
+/// let cat = queue.enqueue(NewJob::new("cat.jpg").idempotency_key("cat.jpg")).await?;
 ///
 /// let pool = WorkerPool::builder().workers(8).build();
 /// let stop = CancelToken::new(); // cancel it (on SIGTERM, say) to stop claiming
-/// let stats = queue
-///     .run(&pool, |job| async move {
-///         let name = String::from_utf8(job.payload).map_err(|_| JobFailure::new("not UTF-8").permanent())?;
-///         Ok(format!("thumb-{name}").into_bytes())
-///     }, &stop)
-///     .await;
-/// println!("{} done here", stats.done);
+/// let worker = {
+///     let (queue, stop) = (queue.clone(), stop.clone());
+///     tokio::spawn(async move {
+///         queue
+///             .run(&pool, |job| async move {
+///                 let name = String::from_utf8(job.payload)
+///                     .map_err(|_| JobFailure::new("not UTF-8").permanent())?;
+///                 Ok(format!("thumb-{name}").into_bytes())
+///             }, &stop)
+///             .await
+///     })
+/// };
+/// let done = queue.wait(&[cat.id]).await?;
+/// assert_eq!(done[0].state, JobState::Done);
+/// assert_eq!(done[0].result.as_deref(), Some(&b"thumb-cat.jpg"[..]));
+/// stop.cancel("shutting down");
+/// assert_eq!(worker.await.unwrap().done, 1);
 /// # Ok(())
 /// # }
 /// ```
@@ -1313,9 +1336,17 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue) {
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// let queue = herd::dist::PgQueue::builder(&url, "emails").build().await?;
     /// println!("draining {}", queue.name());
+    /// assert_eq!(queue.name(), "emails");
+    /// # Ok(())
     /// # }
     /// ```
     pub fn name(&self) -> &str {
@@ -1349,10 +1380,18 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue) -> Result<(), herd::dist::PgQueueError> {
-    /// let first = queue.enqueue(herd::dist::NewJob::new("a").idempotency_key("a")).await?;
-    /// let again = queue.enqueue(herd::dist::NewJob::new("a").idempotency_key("a")).await?;
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::NewJob;
+    /// let first = queue.enqueue(NewJob::new("a").idempotency_key("a")).await?;
+    /// let again = queue.enqueue(NewJob::new("a").idempotency_key("a")).await?;
+    /// assert!(first.created);
     /// assert_eq!((first.id, again.created), (again.id, false));
     /// # Ok(())
     /// # }
@@ -1373,12 +1412,34 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue, mut client: tokio_postgres::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// use herd::dist::{NewJob, PgQueue};
+    /// use tokio_postgres::NoTls;
+    ///
+    /// let queue = PgQueue::builder(&url, "shipping").build().await?;
+    /// let (mut client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+    /// tokio::spawn(connection);
+    /// client.execute("CREATE TABLE orders (id int PRIMARY KEY)", &[]).await?;
+    ///
     /// let tx = client.transaction().await?;
     /// tx.execute("INSERT INTO orders (id) VALUES (7)", &[]).await?;
-    /// queue.enqueue_in(&tx, herd::dist::NewJob::new("ship order 7")).await?;
+    /// let job = queue.enqueue_in(&tx, NewJob::new("ship order 7")).await?;
     /// tx.commit().await?; // the order and its job, or neither
+    /// assert_eq!(queue.jobs(&[job.id]).await?[0].payload, b"ship order 7");
+    ///
+    /// let tx = client.transaction().await?;
+    /// tx.execute("INSERT INTO orders (id) VALUES (8)", &[]).await?;
+    /// let job = queue.enqueue_in(&tx, NewJob::new("ship order 8")).await?;
+    /// tx.rollback().await?; // neither
+    /// assert!(queue.jobs(&[job.id]).await?.is_empty());
+    /// let orders = client.query_one("SELECT count(*) FROM orders", &[]).await?;
+    /// assert_eq!(orders.get::<_, i64>(0), 1);
     /// # Ok(())
     /// # }
     /// ```
@@ -1440,12 +1501,20 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue) -> Result<(), herd::dist::PgQueueError> {
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
     /// use herd::dist::NewJob;
     /// let jobs = (0..1000).map(|i| NewJob::new(format!("job {i}")));
     /// let enqueued = queue.enqueue_many(jobs).await?;
     /// assert_eq!(enqueued.len(), 1000);
+    /// assert!(enqueued.windows(2).all(|w| w[0].id < w[1].id)); // in input order
+    /// assert_eq!(queue.counts().await?.available, 1000);
     /// # Ok(())
     /// # }
     /// ```
@@ -1541,12 +1610,24 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue) -> Result<(), herd::dist::PgQueueError> {
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::NewJob;
+    /// let enqueued = queue.enqueue_many(["a", "b"].map(NewJob::new)).await?;
     /// for lease in queue.claim(10).await? {
     ///     let output = lease.job().payload.to_ascii_uppercase();
     ///     queue.complete(&lease, &output).await?;
     /// }
+    /// let ids: Vec<i64> = enqueued.iter().map(|job| job.id).collect();
+    /// let records = queue.jobs(&ids).await?;
+    /// let results: Vec<_> = records.into_iter().map(|r| r.result).collect();
+    /// assert_eq!(results, [Some(b"A".to_vec()), Some(b"B".to_vec())]);
     /// # Ok(())
     /// # }
     /// ```
@@ -1587,11 +1668,23 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue, lease: herd::dist::Lease) -> Result<(), herd::dist::PgQueueError> {
-    /// if !queue.complete(&lease, b"ok").await? {
-    ///     eprintln!("job {} was taken back; another worker runs it", lease.job().id);
-    /// }
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::{JobState, NewJob};
+    /// let id = queue.enqueue(NewJob::new("x")).await?.id;
+    /// let lease = queue.claim(1).await?.remove(0);
+    /// assert!(queue.complete(&lease, b"ok").await?);
+    /// let record = &queue.jobs(&[id]).await?[0];
+    /// assert_eq!(record.state, JobState::Done);
+    /// assert_eq!(record.result.as_deref(), Some(&b"ok"[..]));
+    /// // The lease ended with the job: a second outcome is not recorded.
+    /// assert!(!queue.complete(&lease, b"again").await?);
     /// # Ok(())
     /// # }
     /// ```
@@ -1645,11 +1738,21 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue, lease: herd::dist::Lease) -> Result<(), herd::dist::PgQueueError> {
-    /// use herd::dist::{JobFailure, JobState};
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::{JobFailure, JobState, NewJob};
+    /// let id = queue.enqueue(NewJob::new("x").max_attempts(3)).await?.id;
+    /// let lease = queue.claim(1).await?.remove(0);
     /// let state = queue.fail(&lease, JobFailure::new("upstream 503")).await?;
-    /// assert!(matches!(state, Some(JobState::Available | JobState::Failed) | None));
+    /// assert_eq!(state, Some(JobState::Available)); // two attempts left
+    /// let record = &queue.jobs(&[id]).await?[0];
+    /// assert_eq!(record.last_error.as_deref(), Some("upstream 503"));
     /// # Ok(())
     /// # }
     /// ```
@@ -1719,9 +1822,19 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue, lease: herd::dist::Lease) -> Result<(), herd::dist::PgQueueError> {
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// # queue.enqueue(herd::dist::NewJob::new("x")).await?;
+    /// let lease = queue.claim(1).await?.remove(0);
     /// assert!(queue.extend(&lease).await?, "still ours");
+    /// queue.complete(&lease, b"").await?;
+    /// assert!(!queue.extend(&lease).await?, "finished: nothing to renew");
     /// # Ok(())
     /// # }
     /// ```
@@ -1754,10 +1867,27 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue) -> Result<(), herd::dist::PgQueueError> {
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// use std::time::Duration;
+    /// use herd::dist::{JobState, NewJob, PgQueue};
+    ///
+    /// let queue = PgQueue::builder(&url, "q")
+    ///     .lease(Duration::from_millis(100))
+    ///     .build()
+    ///     .await?;
+    /// let id = queue.enqueue(NewJob::new("x")).await?.id;
+    /// assert_eq!(queue.claim(1).await?.len(), 1); // then its worker dies
+    /// tokio::time::sleep(Duration::from_millis(300)).await;
     /// let rescued = queue.rescue().await?;
     /// println!("{rescued} jobs of dead workers returned");
+    /// assert_eq!(rescued, 1);
+    /// assert_eq!(queue.jobs(&[id]).await?[0].state, JobState::Available);
     /// # Ok(())
     /// # }
     /// ```
@@ -1781,10 +1911,20 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue, id: i64) -> Result<(), herd::dist::PgQueueError> {
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::{JobState, NewJob};
+    /// let id = queue.enqueue(NewJob::new("x")).await?.id;
     /// let cancelled = queue.cancel(&[id]).await?;
-    /// assert!(cancelled.len() <= 1);
+    /// assert_eq!(cancelled, [id]);
+    /// assert_eq!(queue.jobs(&[id]).await?[0].state, JobState::Cancelled);
+    /// assert!(queue.cancel(&[id]).await?.is_empty()); // already finished
     /// # Ok(())
     /// # }
     /// ```
@@ -1801,10 +1941,22 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue, ids: Vec<i64>) -> Result<(), herd::dist::PgQueueError> {
-    /// let never_started = queue.cancel_waiting(&ids).await?;
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::NewJob;
+    /// let a = queue.enqueue(NewJob::new("a")).await?.id;
+    /// let b = queue.enqueue(NewJob::new("b")).await?.id;
+    /// let running = queue.claim(1).await?; // `a` starts
+    /// let never_started = queue.cancel_waiting(&[a, b]).await?;
     /// println!("{} jobs will not start", never_started.len());
+    /// assert_eq!(never_started, [b]);
+    /// assert!(queue.complete(&running[0], b"").await?); // `a` finishes
     /// # Ok(())
     /// # }
     /// ```
@@ -1836,11 +1988,22 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue, id: i64) -> Result<(), herd::dist::PgQueueError> {
-    /// if queue.retry(id).await? {
-    ///     println!("job {id} will run again");
-    /// }
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::{JobFailure, JobState, NewJob};
+    /// let id = queue.enqueue(NewJob::new("x").max_attempts(1)).await?.id;
+    /// let lease = queue.claim(1).await?.remove(0);
+    /// queue.fail(&lease, JobFailure::new("boom")).await?; // dead letter now
+    /// assert!(queue.retry(id).await?);
+    /// let record = &queue.jobs(&[id]).await?[0];
+    /// assert_eq!((record.state, record.attempts), (JobState::Available, 0));
+    /// assert!(!queue.retry(id).await?); // waiting, not failed
     /// # Ok(())
     /// # }
     /// ```
@@ -1863,11 +2026,23 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue, id: i64) -> Result<(), herd::dist::PgQueueError> {
-    /// for record in queue.jobs(&[id]).await? {
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::{JobState, NewJob};
+    /// let id = queue.enqueue(NewJob::new("x")).await?.id;
+    /// let records = queue.jobs(&[id, id + 1]).await?; // there is no job id + 1
+    /// for record in &records {
     ///     println!("{} {} after {} attempts", record.id, record.state, record.attempts);
     /// }
+    /// assert_eq!(records.len(), 1);
+    /// assert_eq!(records[0].state, JobState::Available);
+    /// assert_eq!(records[0].attempts, 0);
     /// # Ok(())
     /// # }
     /// ```
@@ -1883,10 +2058,20 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue) -> Result<(), herd::dist::PgQueueError> {
-    /// let found = queue.jobs_by_key(&["order-7"]).await?;
-    /// assert!(found.len() <= 1);
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::NewJob;
+    /// let job = NewJob::new("ship order 7").idempotency_key("order-7");
+    /// let order = queue.enqueue(job).await?;
+    /// let found = queue.jobs_by_key(&["order-7", "order-8"]).await?;
+    /// assert_eq!(found.len(), 1);
+    /// assert_eq!(found[0].id, order.id);
     /// # Ok(())
     /// # }
     /// ```
@@ -1929,10 +2114,22 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue) -> Result<(), herd::dist::PgQueueError> {
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::{JobFailure, NewJob};
+    /// queue.enqueue(NewJob::new("bad").max_attempts(1)).await?;
+    /// queue.enqueue(NewJob::new("good")).await?;
+    /// let lease = queue.claim(1).await?.remove(0); // "bad": first in
+    /// queue.fail(&lease, JobFailure::new("boom")).await?;
     /// let counts = queue.counts().await?;
     /// println!("{} waiting, {} dead letter", counts.available, counts.failed);
+    /// assert_eq!((counts.available, counts.failed), (1, 1));
     /// # Ok(())
     /// # }
     /// ```
@@ -1967,11 +2164,27 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue) -> Result<(), herd::dist::PgQueueError> {
-    /// let job = queue.enqueue(herd::dist::NewJob::new("x")).await?;
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::{JobState, NewJob, PgQueueError};
+    /// let job = queue.enqueue(NewJob::new("x")).await?;
+    /// let worker = queue.clone();
+    /// let worker = tokio::spawn(async move {
+    ///     for lease in worker.claim(1).await? {
+    ///         worker.complete(&lease, b"ok").await?;
+    ///     }
+    ///     Ok::<_, PgQueueError>(())
+    /// });
     /// let records = queue.wait(&[job.id]).await?;
     /// println!("{}", records[0].state);
+    /// assert_eq!(records[0].state, JobState::Done);
+    /// # worker.await.unwrap()?;
     /// # Ok(())
     /// # }
     /// ```
@@ -2002,15 +2215,35 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue, ids: Vec<i64>) -> Result<(), herd::dist::PgQueueError> {
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::{JobState, NewJob, PgQueueError};
+    /// let jobs = queue.enqueue_many(["a", "b"].map(NewJob::new)).await?;
+    /// let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
+    /// let worker = queue.clone();
+    /// let worker = tokio::spawn(async move {
+    ///     for lease in worker.claim(2).await? {
+    ///         worker.complete(&lease, b"ok").await?;
+    ///     }
+    ///     Ok::<_, PgQueueError>(())
+    /// });
     /// let mut pending = ids;
+    /// let mut finished = Vec::new();
     /// while !pending.is_empty() {
     ///     for record in queue.wait_any(&pending).await? {
     ///         println!("job {} {}", record.id, record.state);
     ///         pending.retain(|&id| id != record.id);
+    ///         finished.push(record.state);
     ///     }
     /// }
+    /// assert_eq!(finished, [JobState::Done, JobState::Done]);
+    /// # worker.await.unwrap()?;
     /// # Ok(())
     /// # }
     /// ```
@@ -2096,15 +2329,33 @@ impl PgQueue {
     ///
     /// # Examples
     ///
-    /// ```no_run
-    /// # async fn f(queue: herd::dist::PgQueue) {
+    /// ```
+    /// # #[path = "../../tests/support/pg_server.rs"]
+    /// # mod pg_server;
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), herd::dist::PgQueueError> {
+    /// # let server = pg_server::PgServer::start();
+    /// # let url = server.url();
+    /// # let queue = herd::dist::PgQueue::builder(&url, "q").build().await?;
+    /// use herd::dist::NewJob;
     /// use herd::pool::WorkerPool;
     /// use herd::task::CancelToken;
     ///
     /// let pool = WorkerPool::builder().workers(4).build();
     /// let stop = CancelToken::new();
-    /// let stats = queue.run(&pool, |job| async move { Ok(job.payload) }, &stop).await;
-    /// assert_eq!(stats.lost, 0);
+    /// let worker = {
+    ///     let (queue, stop) = (queue.clone(), stop.clone());
+    ///     tokio::spawn(async move {
+    ///         queue.run(&pool, |job| async move { Ok(job.payload) }, &stop).await
+    ///     })
+    /// };
+    /// let job = queue.enqueue(NewJob::new("echo")).await?;
+    /// let records = queue.wait(&[job.id]).await?;
+    /// assert_eq!(records[0].result.as_deref(), Some(&b"echo"[..]));
+    /// stop.cancel("shutting down");
+    /// let stats = worker.await.unwrap();
+    /// assert_eq!((stats.done, stats.lost), (1, 0));
+    /// # Ok(())
     /// # }
     /// ```
     pub async fn run<H, F>(&self, pool: &WorkerPool, handler: H, stop: &CancelToken) -> WorkStats

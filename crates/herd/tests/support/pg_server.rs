@@ -23,8 +23,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// How long `start` and `restart` wait for the server to accept connections.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `start` and `restart` wait for the server to accept connections
+/// (generous: doc tests start a score of servers at once on two cores).
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long `stop` waits for a fast shutdown before an immediate one.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The cluster's superuser, which [`PgServer::url`] connects as.
@@ -58,7 +59,7 @@ pub struct PgServer {
 impl PgServer {
     /// Starts a fresh cluster (initdb, then postgres) on a free port of
     /// 127.0.0.1, its data in a new temporary directory, and waits (up to
-    /// 30 s) until it accepts connections.
+    /// 60 s) until it accepts connections.
     pub fn start() -> PgServer {
         Self::start_inner(false)
     }
@@ -256,7 +257,7 @@ impl PgServer {
 
     /// Starts it again on the same port and data directory (a test of a
     /// database restarted mid-run), stopping it first if it runs, and waits
-    /// (up to 30 s) until it accepts connections.
+    /// (up to 60 s) until it accepts connections.
     pub fn restart(&mut self) {
         self.stop();
         self.spawn_and_wait();
