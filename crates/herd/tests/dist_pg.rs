@@ -726,3 +726,51 @@ async fn tls_is_used_when_the_url_requires_it_and_the_server_is_verified() {
     stop.cancel("done");
     worker.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_a_cancelled_pool_drops_go_back_unfinished_and_uncounted() {
+    let server = PgServer::start();
+    let queue = queue(&server, "shutdown").await;
+    let ids: Vec<i64> = queue
+        .enqueue_many((0..10).map(|i| NewJob::new(i.to_string())))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    let pool = Arc::new(WorkerPool::builder().workers(2).build());
+    let stop = CancelToken::new();
+    let worker = {
+        let (queue, pool, stop) = (queue.clone(), pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            let hang = |_job| async { std::future::pending::<Result<Vec<u8>, JobFailure>>().await };
+            queue.run(&pool, hang, &stop).await
+        })
+    };
+    tokio::time::timeout(PATIENCE, async {
+        while queue.counts().await.unwrap().running < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    // The pool is cancelled under the worker: its running jobs are
+    // dropped, and the worker stops claiming.
+    pool.shutdown_now().await;
+    let stats = tokio::time::timeout(PATIENCE, worker)
+        .await
+        .expect("run returns when its pool is gone")
+        .unwrap();
+    // The two it ran, and any it claimed before the pool refused it.
+    assert!(stats.released >= 2, "{stats:?}");
+    assert_eq!((stats.done, stats.failed, stats.lost), (0, 0, 0));
+    assert!(!stop.is_cancelled(), "the caller's token is left alone");
+    let counts = queue.counts().await.unwrap();
+    assert_eq!((counts.available, counts.running), (10, 0));
+    for record in queue.jobs(&ids).await.unwrap() {
+        assert_eq!(
+            record.attempts, 0,
+            "an attempt that never ran is not counted"
+        );
+    }
+}

@@ -2374,6 +2374,9 @@ impl PgQueue {
         let (completer, completions) = crate::queue::bounded::<Completion>(workers);
         let recorder = tokio::spawn(self.clone().record_done(owner.clone(), completions));
         let keeper = tokio::spawn(self.clone().keep_leases(owner.clone(), running.clone()));
+        // Cancelled by the caller's token, or here if the pool shuts down
+        // (the caller's own token is left alone).
+        let stop = stop.child();
         let mut errors = 0u32;
         while !stop.is_cancelled() {
             let first = tokio::select! {
