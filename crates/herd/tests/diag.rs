@@ -610,3 +610,42 @@ async fn the_dump_shows_tasks_and_threads_waiting_on_a_queue_and_forgets_them_af
             .any(|r| r.resource.name() == Some("dumped-queue"))
     );
 }
+
+#[test]
+fn a_guard_released_by_another_thread_leaves_no_record_on_either_side() {
+    setup();
+    let a = Mutex::named("moved-a", ());
+    let guard = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("moved-taker".into())
+            .spawn_scoped(s, || a.lock_blocking())
+            .unwrap()
+            .join()
+            .unwrap()
+    });
+    // The taker has ended; its hold names it until the guard goes.
+    let dump = diag::dump();
+    let holders: Vec<_> = dump
+        .resources
+        .iter()
+        .filter(|r| r.resource.name() == Some("moved-a"))
+        .flat_map(|r| &r.holders)
+        .collect();
+    assert_eq!(holders.len(), 1, "{dump}");
+    assert_eq!(holders[0].party.name.as_deref(), Some("moved-taker"));
+    assert_eq!(holders[0].state, herd::diag::PartyState::Finished);
+    drop(guard);
+    let dump = diag::dump();
+    assert!(
+        !dump.resources.iter().any(|r| r.resource.name() == Some("moved-a")),
+        "{dump}"
+    );
+    assert!(
+        !dump
+            .tasks
+            .iter()
+            .any(|t| t.party.name.as_deref() == Some("moved-taker")),
+        "an ended thread that holds nothing is forgotten: {dump}"
+    );
+    let _again = a.try_lock().expect("the lock came back");
+}

@@ -2,16 +2,18 @@
 //! foreign tokio tasks and threads (registered when they first touch a
 //! watched resource), and the coarse clock every record is stamped with.
 
-use std::cell::RefCell;
+use std::cell::{Cell, OnceCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::graph::Tracked;
+use super::holds::HoldSet;
 use super::report::{Party, PartyKind, PartyState, Site};
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -49,6 +51,9 @@ pub(crate) struct Actor {
     pub(crate) party: Party,
     /// The herd task that spawned this one, if any.
     pub(crate) parent: Option<u64>,
+    /// What it holds, keyed by resource id, for the lock-order check and
+    /// dumps.
+    pub(crate) held: HoldSet,
     pub(crate) state: Mutex<ActorState>,
     /// Herd tasks: bumped as each poll starts and ends, so odd while inside
     /// a poll. The watchdog samples it; a poll pays two relaxed adds.
@@ -61,8 +66,6 @@ pub(crate) struct Actor {
 #[derive(Default)]
 pub(crate) struct ActorState {
     pub(crate) waiting: Option<Wait>,
-    /// What it holds, oldest first, for the lock-order check.
-    pub(crate) held: Vec<Held>,
 }
 
 pub(crate) struct Wait {
@@ -71,11 +74,6 @@ pub(crate) struct Wait {
     pub(crate) since: u64,
     /// The watchdog already reported this wait as stalled.
     pub(crate) reported: bool,
-}
-
-pub(crate) struct Held {
-    pub(crate) tracked: Arc<Tracked>,
-    pub(crate) at: Site,
 }
 
 impl Actor {
@@ -90,6 +88,7 @@ impl Actor {
                 spawned_at: None,
             },
             parent: None,
+            held: HoldSet::new(),
             state: Mutex::default(),
             polls: AtomicU64::new(0),
             idle_since: AtomicU64::new(stamp()),
@@ -117,7 +116,9 @@ impl Actor {
 }
 
 /// Every live party, by id: herd tasks from spawn to end, foreign tasks
-/// and threads while they hold or wait.
+/// while they hold or wait, threads from first use to exit; and any of
+/// them that ended still holding something (a forgotten guard), until it
+/// is released. Holds name their holder by id and find it here.
 static ACTORS: Mutex<Option<HashMap<u64, Arc<Actor>>>> = Mutex::new(None);
 
 /// Foreign tokio tasks by tokio's id.
@@ -128,6 +129,11 @@ pub(crate) fn actors() -> Vec<Arc<Actor>> {
         .as_ref()
         .map(|all| all.values().cloned().collect())
         .unwrap_or_default()
+}
+
+/// The party with this id, if it is live or still holds something.
+pub(crate) fn find(id: u64) -> Option<Arc<Actor>> {
+    lock(&ACTORS).as_ref()?.get(&id).cloned()
 }
 
 fn register(actor: &Arc<Actor>) {
@@ -143,89 +149,194 @@ fn unregister(actor: &Actor) {
 }
 
 thread_local! {
-    /// The herd task being polled on this thread, if any.
-    static CURRENT: RefCell<Option<Arc<Actor>>> = const { RefCell::new(None) };
-    /// This thread as a party, made on first use.
-    static THREAD: ThreadActor = const { ThreadActor(OnceLock::new()) };
+    /// The herd task being polled on this thread, if any: set by
+    /// [`Polling`] for the length of one poll. No destructor, so reading it
+    /// is one load.
+    static TASK: Cell<*const Actor> = const { Cell::new(ptr::null()) };
+    /// This thread's party, once made (owned by `HERE`); null before, and
+    /// again once `HERE` is torn down.
+    static THREAD: Cell<*const Actor> = const { Cell::new(ptr::null()) };
+    /// Owns this thread's party, and retires it when the thread exits.
+    static HERE: Here = const { Here(OnceCell::new()) };
 }
 
-struct ThreadActor(OnceLock<Arc<Actor>>);
+struct Here(OnceCell<Arc<Actor>>);
 
-impl Drop for ThreadActor {
+impl Drop for Here {
     fn drop(&mut self) {
         if let Some(actor) = self.0.get() {
-            actor.alive.store(false, Ordering::Relaxed);
-            unregister(actor);
+            let _ = THREAD.try_with(|thread| thread.set(ptr::null()));
+            retire(actor);
         }
     }
 }
 
-/// The id of the party running now, without making it a party if it is
-/// not one yet.
-pub(crate) fn current_id() -> Option<u64> {
-    if let Some(id) = CURRENT.with(|current| current.borrow().as_ref().map(|a| a.party.id)) {
-        return Some(id);
-    }
-    if let Some(id) = tokio::task::try_id() {
-        let foreign = lock(&FOREIGN);
-        return foreign.as_ref()?.get(&id).map(|a| a.party.id);
-    }
-    THREAD
-        .try_with(|me| me.0.get().map(|a| a.party.id))
-        .ok()
-        .flatten()
+/// The herd task being polled here, if any.
+#[inline]
+fn task_here() -> Option<&'static Actor> {
+    let task = TASK.try_with(Cell::get).ok()?;
+    // SAFETY: `TASK` is non-null only while a `Polling` guard lives: it
+    // points into the `Arc<Actor>` of the `Traced` future being polled,
+    // which the guard borrows, and the guard puts back the previous value
+    // when dropped (unwinding included). The reference is used only
+    // within the caller's call, inside that poll.
+    unsafe { task.as_ref() }
 }
 
-/// The party running now: the herd task being polled, else the tokio task,
-/// else the thread.
-pub(crate) fn current() -> Arc<Actor> {
-    if let Some(task) = CURRENT.with(|current| current.borrow().clone()) {
-        return task;
+/// This thread's party, if it has been made and not torn down.
+#[inline]
+fn thread_here() -> Option<&'static Actor> {
+    let thread = THREAD.try_with(Cell::get).ok()?;
+    // SAFETY: `THREAD` points into the `Arc<Actor>` owned by this thread's
+    // `HERE`, set once it is made and cleared before `HERE` lets go of it.
+    unsafe { thread.as_ref() }
+}
+
+/// Calls `f` with the party running now, if it is one already, without
+/// making it one: the herd task being polled, else the tokio task, else
+/// the thread.
+#[inline]
+pub(crate) fn with_existing<R>(f: impl FnOnce(Option<&Actor>) -> R) -> R {
+    if let Some(task) = task_here() {
+        return f(Some(task));
     }
     if let Some(id) = tokio::task::try_id() {
-        let mut foreign = lock(&FOREIGN);
-        let actor = foreign
-            .get_or_insert_with(HashMap::new)
-            .entry(id)
-            .or_insert_with(|| {
-                let actor = Actor::new(PartyKind::TokioTask, None);
-                register(&actor);
-                actor
-            });
-        return actor.clone();
+        let foreign = lock(&FOREIGN)
+            .as_ref()
+            .and_then(|all| all.get(&id).cloned());
+        return f(foreign.as_deref());
     }
-    THREAD
-        .try_with(|me| {
-            me.0.get_or_init(|| {
+    f(thread_here())
+}
+
+/// Calls `f` with the party running now (the herd task being polled, else
+/// the tokio task, else the thread), made a party on first use. The hot
+/// path of every acquisition: a load or two, nothing cloned.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(&Actor) -> R) -> R {
+    if let Some(task) = task_here() {
+        return f(task);
+    }
+    if let Some(id) = tokio::task::try_id() {
+        return f(&foreign(id));
+    }
+    match thread_here() {
+        Some(thread) => f(thread),
+        None => f(&this_thread()),
+    }
+}
+
+/// The foreign tokio task with this id as a party, made on first use.
+fn foreign(id: tokio::task::Id) -> Arc<Actor> {
+    lock(&FOREIGN)
+        .get_or_insert_with(HashMap::new)
+        .entry(id)
+        .or_insert_with(|| {
+            let actor = Actor::new(PartyKind::TokioTask, None);
+            register(&actor);
+            actor
+        })
+        .clone()
+}
+
+/// This thread as a party, made and registered on first use.
+#[cold]
+fn this_thread() -> Arc<Actor> {
+    HERE.try_with(|here| {
+        here.0
+            .get_or_init(|| {
                 let name = std::thread::current().name().map(str::to_owned);
                 let actor = Actor::new(PartyKind::Thread, name);
                 register(&actor);
+                let _ = THREAD.try_with(|thread| thread.set(Arc::as_ptr(&actor)));
                 actor
             })
             .clone()
-        })
-        // The thread is exiting: a party of its own, unregistered.
-        .unwrap_or_else(|_| Actor::new(PartyKind::Thread, None))
+    })
+    // The thread is exiting: a party of its own, unregistered.
+    .unwrap_or_else(|_| Actor::new(PartyKind::Thread, None))
 }
 
-/// Forgets a foreign tokio task that neither holds nor waits any more: it
-/// may have ended, and nothing tells us.
-pub(crate) fn settle_foreign(actor: &Actor, state: &ActorState) {
-    if actor.party.kind != PartyKind::TokioTask || state.waiting.is_some() || !state.held.is_empty()
-    {
+/// The party running now, as [`with_current`] finds it, cloned: for waits,
+/// which keep it.
+pub(crate) fn current() -> Arc<Actor> {
+    if let Some(task) = task_here() {
+        let task: *const Actor = task;
+        // SAFETY: `task` points into a live `Arc<Actor>` (see
+        // `task_here`); one more strong count is taken for the new `Arc`.
+        return unsafe {
+            Arc::increment_strong_count(task);
+            Arc::from_raw(task)
+        };
+    }
+    if let Some(id) = tokio::task::try_id() {
+        return foreign(id);
+    }
+    this_thread()
+}
+
+/// A thread party of its own, registered, for the loom models (which run
+/// every model thread on one OS thread, so thread-locals cannot tell them
+/// apart).
+#[cfg(all(test, loom))]
+pub(crate) fn party_for_model(name: &str) -> Arc<Actor> {
+    let actor = Actor::new(PartyKind::Thread, Some(name.to_owned()));
+    register(&actor);
+    actor
+}
+
+/// Marks a party ended, and forgets it at once if it holds and waits for
+/// nothing; otherwise it stays findable (its holds name it) until its
+/// last hold is released.
+pub(crate) fn retire(actor: &Actor) {
+    actor.alive.store(false, Ordering::Relaxed);
+    forget_if_idle(actor);
+}
+
+/// After a hold of `actor`'s was released: forgets it if it ended and now
+/// holds and waits for nothing, or if it is a foreign tokio task that
+/// holds and waits for nothing (it may have ended, and nothing tells us).
+///
+/// An ending and a last release racing on two threads can each miss the
+/// other's change; [`sweep`] catches those.
+#[inline]
+pub(crate) fn settle(actor: &Actor) {
+    if actor.party.kind == PartyKind::TokioTask || !actor.alive.load(Ordering::Relaxed) {
+        forget_if_idle(actor);
+    }
+}
+
+/// Forgets every ended party that holds and waits for nothing: run by the
+/// watchdog each tick, after whatever raced.
+pub(crate) fn sweep() {
+    for actor in actors() {
+        if !actor.alive.load(Ordering::Acquire) {
+            forget_if_idle(&actor);
+        }
+    }
+}
+
+fn forget_if_idle(actor: &Actor) {
+    if !actor.held.is_empty() {
         return;
     }
-    let mut foreign = lock(&FOREIGN);
-    if let Some(foreign) = foreign.as_mut() {
-        foreign.retain(|_, other| other.party.id != actor.party.id);
+    let state = lock(&actor.state);
+    if state.waiting.is_some() {
+        return;
     }
-    drop(foreign);
+    if actor.party.kind == PartyKind::TokioTask {
+        let mut foreign = lock(&FOREIGN);
+        if let Some(foreign) = foreign.as_mut() {
+            foreign.retain(|_, other| other.party.id != actor.party.id);
+        }
+    }
+    drop(state);
     unregister(actor);
 }
 
 /// Registers a herd task about to be spawned.
 pub(crate) fn task(name: Option<&str>, scope: Option<&str>, at: Site) -> Arc<Actor> {
-    let parent = CURRENT.with(|current| current.borrow().as_ref().map(|a| a.party.id));
+    let parent = task_here().map(|task| task.party.id);
     let mut actor = Actor::new(PartyKind::Task, name.map(str::to_owned));
     let inner = Arc::get_mut(&mut actor).expect("just made");
     inner.party.scope = scope.map(str::to_owned);
@@ -248,8 +359,7 @@ pin_project_lite::pin_project! {
     impl<F> PinnedDrop for Traced<F> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(actor) = &this.actor {
-                actor.alive.store(false, Ordering::Relaxed);
-                unregister(actor);
+                retire(actor);
             }
         }
     }
@@ -278,21 +388,20 @@ impl<F: Future> Future for Traced<F> {
 /// count is odd until this is dropped, even if the poll panics.
 struct Polling<'a> {
     actor: &'a Arc<Actor>,
-    outer: Option<Arc<Actor>>,
+    outer: *const Actor,
 }
 
 impl<'a> Polling<'a> {
     fn start(actor: &'a Arc<Actor>) -> Self {
         actor.polls.fetch_add(1, Ordering::Relaxed);
-        let outer = CURRENT.with(|current| current.replace(Some(actor.clone())));
+        let outer = TASK.with(|task| task.replace(Arc::as_ptr(actor)));
         Polling { actor, outer }
     }
 }
 
 impl Drop for Polling<'_> {
     fn drop(&mut self) {
-        let outer = self.outer.take();
-        CURRENT.with(|current| current.replace(outer));
+        let _ = TASK.try_with(|task| task.set(self.outer));
         self.actor.idle_since.store(stamp(), Ordering::Relaxed);
         self.actor.polls.fetch_add(1, Ordering::Relaxed);
     }

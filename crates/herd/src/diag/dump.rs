@@ -187,11 +187,11 @@ pub(crate) fn dump() -> Dump {
     let mut actors = actor::actors();
     actors.sort_by_key(|a| a.party.id);
     for actor in actors {
-        let state = lock(&actor.state);
-        let holds = graph::held_by(&state)
+        let holds = graph::held_by(&actor)
             .into_iter()
             .map(|(resource, at)| HeldDump { resource, at })
             .collect();
+        let state = lock(&actor.state);
         if let Some(wait) = &state.waiting {
             waiters.push((
                 wait.tracked.id,

@@ -7,17 +7,23 @@
 //! under one global lock (`DETECT`), so of the waits that close a cycle the
 //! last to register sees all the others.
 //!
+//! The two sides name each other by id, not by reference: recording or
+//! dropping a hold, the hot path, clones nothing, and a check or a dump
+//! finds parties and resources in their registries.
+//!
 //! Locks inside diagnostics are taken in one order and never the other way:
 //! a resource's own queue lock, then `DETECT`, then any one `holds` or
-//! `state` lock at a time (each is let go before the next is taken); the
-//! order graph's lock is taken with none of these held. So diagnostics
-//! cannot deadlock themselves.
+//! `state` lock at a time (each is let go before the next is taken), then
+//! the registries (parties, foreign tasks before parties, resources, the
+//! order graph), which take nothing further. So diagnostics cannot
+//! deadlock themselves.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use super::actor::{self, Actor, ActorState, Held, Wait, lock, stamp};
+use super::actor::{self, Actor, Wait, lock, stamp};
+use super::holds::{HoldSet, Record};
 use super::report::{self, Deadlock, Holding, Link, LockOrder, OrderRule, Report, Site};
 use super::{OnDeadlock, on_deadlock};
 use crate::sync::Resource;
@@ -26,21 +32,13 @@ use crate::sync::Resource;
 pub(crate) struct Tracked {
     pub(crate) id: u64,
     pub(crate) resource: Resource,
-    pub(crate) holds: Mutex<Vec<Hold>>,
+    /// Its holders, keyed by party id.
+    pub(crate) holds: HoldSet,
 }
 
-pub(crate) struct Hold {
-    pub(crate) actor: Arc<Actor>,
-    pub(crate) n: usize,
-    pub(crate) at: Site,
-    pub(crate) since: u64,
-    /// Through an owned permit, which may move to another task: never
-    /// taken as proof that its holder blocks anyone.
-    pub(crate) owned: bool,
-}
-
-/// Every tracked resource, for dumps; pruned as it grows.
-static RESOURCES: Mutex<Vec<Weak<Tracked>>> = Mutex::new(Vec::new());
+/// Every tracked resource by id, for dumps and for naming the resources
+/// parties hold.
+static RESOURCES: Mutex<Option<HashMap<u64, Weak<Tracked>>>> = Mutex::new(None);
 
 impl Tracked {
     pub(crate) fn new(resource: Resource) -> Arc<Tracked> {
@@ -48,30 +46,29 @@ impl Tracked {
         let tracked = Arc::new(Tracked {
             id: IDS.fetch_add(1, Ordering::Relaxed),
             resource,
-            holds: Mutex::new(Vec::new()),
+            holds: HoldSet::new(),
         });
-        let mut all = lock(&RESOURCES);
-        if all.len() == all.capacity() {
-            all.retain(|weak| weak.strong_count() > 0);
-        }
-        all.push(Arc::downgrade(&tracked));
+        lock(&RESOURCES)
+            .get_or_insert_with(HashMap::new)
+            .insert(tracked.id, Arc::downgrade(&tracked));
         tracked
     }
 
     pub(crate) fn holdings(&self) -> Vec<Holding> {
-        let holds: Vec<_> = lock(&self.holds)
-            .iter()
-            .map(|h| (h.actor.clone(), h.n, h.at, h.since, h.owned))
-            .collect();
-        holds
+        self.holds
+            .all()
             .into_iter()
-            .map(|(actor, permits, at, since, owned)| Holding {
-                party: actor.party.clone(),
-                state: actor.state(),
-                permits,
-                at,
-                held: actor::since(since),
-                owned,
+            // A holder not found has let go since.
+            .filter_map(|hold| {
+                let actor = actor::find(hold.key)?;
+                Some(Holding {
+                    party: actor.party.clone(),
+                    state: actor.state(),
+                    permits: hold.n,
+                    at: hold.at,
+                    held: actor::since(hold.since),
+                    owned: hold.owned,
+                })
             })
             .collect()
     }
@@ -79,12 +76,28 @@ impl Tracked {
 
 impl Drop for Tracked {
     fn drop(&mut self) {
+        if let Some(all) = lock(&RESOURCES).as_mut() {
+            all.remove(&self.id);
+        }
         forget_order(self.id);
     }
 }
 
 pub(crate) fn resources() -> Vec<Arc<Tracked>> {
-    lock(&RESOURCES).iter().filter_map(Weak::upgrade).collect()
+    let all: Vec<Weak<Tracked>> = lock(&RESOURCES)
+        .as_ref()
+        .map(|all| all.values().cloned().collect())
+        .unwrap_or_default();
+    // Upgraded with the registry let go: the last one dropped removes
+    // itself from it.
+    all.iter().filter_map(Weak::upgrade).collect()
+}
+
+/// The resource with this id, if it still exists.
+fn resource(id: u64) -> Option<Resource> {
+    let weak = lock(&RESOURCES).as_ref()?.get(&id).cloned()?;
+    let tracked = weak.upgrade()?;
+    Some(tracked.resource.clone())
 }
 
 /// A wait in progress, kept by the waiter in the resource's line; it turns
@@ -105,98 +118,128 @@ impl Waiting {
             return;
         }
         self.granted = true;
-        let mut state = lock(&self.actor.state);
-        state.waiting = None;
-        drop(state);
-        hold(&self.actor, &self.tracked, self.n, self.at, self.owned);
+        let wait = lock(&self.actor.state).waiting.take();
+        drop(wait);
+        let reports = hold(&self.actor, &self.tracked, self.n, self.at, self.owned);
+        reports.into_iter().for_each(report::emit);
     }
 
     /// The waiter left the line: without its permits, or, if they had been
     /// handed over already, giving them back.
     pub(crate) fn left(self) {
         if self.granted {
-            release_from(&self.tracked, Some(self.actor.party.id), self.n);
+            release_from(&self.tracked, Some(&*self.actor), self.n);
             return;
         }
-        let mut state = lock(&self.actor.state);
-        state.waiting = None;
-        actor::settle_foreign(&self.actor, &state);
+        let wait = lock(&self.actor.state).waiting.take();
+        drop(wait);
+        actor::settle(&self.actor);
     }
 }
 
 /// Records that the current party took `n` permits of `tracked` at once.
+#[inline]
 pub(crate) fn acquired(tracked: &Arc<Tracked>, n: usize, at: Site, owned: bool) {
-    hold(&actor::current(), tracked, n, at, owned);
+    let reports = actor::with_current(|me| hold(me, tracked, n, at, owned));
+    // Reported with no party lent: a subscriber may take herd locks too.
+    if !reports.is_empty() {
+        reports.into_iter().for_each(report::emit);
+    }
 }
 
-fn hold(actor: &Arc<Actor>, tracked: &Arc<Tracked>, n: usize, at: Site, owned: bool) {
-    lock(&tracked.holds).push(Hold {
-        actor: actor.clone(),
+/// Records a hold on both sides: the resource's holders and the party's
+/// holds. Returns the lock-order reports the hold calls for.
+#[inline]
+pub(super) fn hold(
+    actor: &Actor,
+    tracked: &Tracked,
+    n: usize,
+    at: Site,
+    owned: bool,
+) -> Vec<Report> {
+    let since = stamp();
+    tracked.holds.insert(Record {
+        key: actor.party.id,
         n,
         at,
-        since: stamp(),
+        since,
+        level: None,
         owned,
     });
-    if owned {
-        // Owned permits move between tasks by design: no order to learn.
-        return;
-    }
-    let mut state = lock(&actor.state);
-    // Most acquisitions are not nested: nothing to check, nothing to copy.
-    let nested = state.held.iter().any(|held| held.tracked.id != tracked.id);
-    let before: Vec<(Arc<Tracked>, Site)> = if nested {
-        state
-            .held
-            .iter()
-            .filter(|held| held.tracked.id != tracked.id)
-            .map(|held| (held.tracked.clone(), held.at))
-            .collect()
-    } else {
+    // What it held already, to check the order against: usually nothing.
+    // Owned permits move between tasks by design: no order to learn.
+    let before = if owned {
         Vec::new()
+    } else {
+        actor
+            .held
+            .matching(|held| !held.owned && held.key != tracked.id)
     };
-    state.held.push(Held {
-        tracked: tracked.clone(),
+    actor.held.insert(Record {
+        key: tracked.id,
+        n,
         at,
+        since,
+        level: tracked.resource.level(),
+        owned,
     });
-    drop(state);
-    for (earlier, earlier_at) in before {
-        check_order(actor, &earlier, earlier_at, tracked, at);
+    if before.is_empty() {
+        return Vec::new();
     }
+    before
+        .into_iter()
+        .filter_map(|earlier| check_order(actor, earlier, tracked, at))
+        .collect()
 }
 
 /// Records that `n` permits of `tracked` came back, from the current party
 /// if it holds some, else from whoever does (a guard may have moved).
+#[inline]
 pub(crate) fn released(tracked: &Arc<Tracked>, n: usize) {
-    release_from(tracked, actor::current_id(), n);
+    actor::with_existing(|me| release_from(tracked, me, n));
 }
 
-fn release_from(tracked: &Tracked, by: Option<u64>, n: usize) {
-    let mut holds = lock(&tracked.holds);
-    let mine = by.and_then(|by| {
-        holds
-            .iter()
-            .position(|h| h.actor.party.id == by && h.n == n)
-    });
-    let index = mine
-        .or_else(|| holds.iter().position(|h| h.owned && h.n == n))
-        .or_else(|| holds.iter().position(|h| h.n == n));
+#[inline]
+pub(super) fn release_from(tracked: &Tracked, me: Option<&Actor>, n: usize) {
+    let by = me.map(|me| me.party.id);
+    let holds = &tracked.holds;
+    let hold = by
+        .and_then(|by| holds.remove(Some(by), |h| h.n == n))
+        .or_else(|| holds.remove(None, |h| h.owned && h.n == n))
+        .or_else(|| holds.remove(None, |h| h.n == n));
     // A hold taken before diagnostics were on is not known: nothing to do.
-    let Some(index) = index else { return };
-    let hold = holds.remove(index);
-    drop(holds);
-    if hold.owned {
-        return;
+    let Some(hold) = hold else { return };
+    let unhold = |holder: &Actor| {
+        let id = Some(tracked.id);
+        let removed = holder
+            .held
+            .remove(id, |h| h.n == n && h.owned == hold.owned);
+        if removed.is_none() {
+            holder.held.remove(id, |_| true);
+        }
+        actor::settle(holder);
+    };
+    match me {
+        Some(me) if me.party.id == hold.key => unhold(me),
+        _ => {
+            if let Some(holder) = actor::find(hold.key) {
+                unhold(&holder);
+            }
+        }
     }
-    let mut state = lock(&hold.actor.state);
-    if let Some(i) = state.held.iter().rposition(|h| h.tracked.id == tracked.id) {
-        state.held.remove(i);
-    }
-    actor::settle_foreign(&hold.actor, &state);
 }
 
 /// Serializes the wait checks: of the waits that close a cycle, the last to
 /// register here sees the others.
-static DETECT: Mutex<()> = Mutex::new(());
+#[cfg(not(loom))]
+static DETECT: crate::loom::Mutex<()> = crate::loom::Mutex::new(());
+
+// The checks read hold sets (loom's atomics) with it held: under loom it is
+// loom's lock, made anew for each run of a model.
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref DETECT: crate::loom::Mutex<()> = crate::loom::Mutex::new(());
+}
 
 /// Registers a wait by the current party for `n` permits of `tracked`,
 /// after checking it would not close a cycle. With [`OnDeadlock::Log`] the
@@ -207,8 +250,18 @@ pub(crate) fn wait(
     at: Site,
     owned: bool,
 ) -> Result<Waiting, Arc<Deadlock>> {
-    let me = actor::current();
-    let _detect = lock(&DETECT);
+    wait_as(actor::current(), tracked, n, at, owned)
+}
+
+/// [`wait`], by the party `me`.
+pub(super) fn wait_as(
+    me: Arc<Actor>,
+    tracked: &Arc<Tracked>,
+    n: usize,
+    at: Site,
+    owned: bool,
+) -> Result<Waiting, Arc<Deadlock>> {
+    let _detect = crate::loom::lock(&DETECT);
     if let Some(cycle) = cycle_from(&me, tracked, at) {
         let deadlock = Arc::new(Deadlock { cycle });
         report::emit(Report::Deadlock(deadlock.clone()));
@@ -278,15 +331,29 @@ fn blocked(
     if !seen.insert(tracked.id) {
         return false;
     }
-    let holds: Vec<(Arc<Actor>, Site, bool)> = lock(&tracked.holds)
-        .iter()
-        .map(|h| (h.actor.clone(), h.at, h.owned))
+    let holds: Vec<(u64, Site, bool)> = tracked
+        .holds
+        .all()
+        .into_iter()
+        .map(|h| (h.key, h.at, h.owned))
         .collect();
     if holds.is_empty() || holds.iter().any(|(_, _, owned)| *owned) {
         return false;
     }
     let depth = links.len();
     for (holder, held_at, _) in holds {
+        // A holder not found has let go since: it blocks nobody.
+        let holder = if holder == me.party.id {
+            me.clone()
+        } else {
+            match actor::find(holder) {
+                Some(holder) => holder,
+                None => {
+                    links.truncate(depth);
+                    return false;
+                }
+            }
+        };
         let link = Link {
             waiter: waiter.party.clone(),
             resource: tracked.resource.clone(),
@@ -337,24 +404,26 @@ struct Order {
 
 static ORDER: Mutex<Option<Order>> = Mutex::new(None);
 
-fn check_order(actor: &Actor, held: &Tracked, held_at: Site, taking: &Tracked, at: Site) {
-    let rule = match (held.resource.level(), taking.resource.level()) {
+/// Checks taking `taking` at `at` while `held` (its id, level and site) is
+/// held, against the levels and the order seen so far.
+fn check_order(actor: &Actor, held: Record, taking: &Tracked, at: Site) -> Option<Report> {
+    let (level, held, held_at) = (held.level, held.key, held.at);
+    let rule = match (level, taking.resource.level()) {
         (Some(h), Some(t)) if t <= h => Some(OrderRule::Level {
             held: h,
             acquiring: t,
         }),
-        _ => learn(held.id, held_at, taking.id, at),
-    };
-    if let Some(rule) = rule {
-        report::emit(Report::LockOrder(LockOrder {
-            party: actor.party.clone(),
-            held: held.resource.clone(),
-            held_at,
-            acquiring: taking.resource.clone(),
-            acquiring_at: at,
-            rule,
-        }));
-    }
+        _ => learn(held, held_at, taking.id, at),
+    }?;
+    Some(Report::LockOrder(LockOrder {
+        party: actor.party.clone(),
+        // Held, so it exists, unless its guard was forgotten and it dropped.
+        held: resource(held)?,
+        held_at,
+        acquiring: taking.resource.clone(),
+        acquiring_at: at,
+        rule,
+    }))
 }
 
 /// Learns `a -> b`, unless `b` already reaches `a`: then that earlier path
@@ -445,10 +514,10 @@ pub(crate) fn stalled(
 }
 
 /// What a party holds, oldest first, with where it acquired each.
-pub(crate) fn held_by(state: &ActorState) -> Vec<(Resource, Site)> {
-    state
-        .held
-        .iter()
-        .map(|h| (h.tracked.resource.clone(), h.at))
+pub(crate) fn held_by(actor: &Actor) -> Vec<(Resource, Site)> {
+    let mut held = actor.held.all();
+    held.sort_by_key(|h| h.since);
+    held.into_iter()
+        .filter_map(|h| Some((resource(h.key)?, h.at)))
         .collect()
 }

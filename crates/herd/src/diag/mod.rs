@@ -92,6 +92,9 @@ use std::time::Duration;
 mod actor;
 mod dump;
 pub(crate) mod graph;
+mod holds;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod report;
 mod watch;
 

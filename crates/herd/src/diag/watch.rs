@@ -54,6 +54,7 @@ fn run() {
             alive.insert(task.party.id, (seen, since, reported || report));
         }
         polling = alive;
+        actor::sweep();
         for (waiter, tracked, at, since) in graph::stalled(stalled_wait()) {
             report::emit(Report::Stalled(Stalled {
                 waiter: waiter.party.clone(),

@@ -232,7 +232,8 @@ impl Permits {
     #[cold]
     #[inline(never)]
     fn took_watched(&self, n: usize, caller: Caller) {
-        diag::graph::acquired(self.track(), n, caller.at, caller.owned);
+        let tracked = self.tracked.get().unwrap_or_else(|| self.track());
+        diag::graph::acquired(tracked, n, caller.at, caller.owned);
     }
 
     /// Tells diagnostics `n` permits are about to come back.
@@ -246,7 +247,8 @@ impl Permits {
     #[cold]
     #[inline(never)]
     fn returning_watched(&self, n: usize) {
-        diag::graph::released(self.track(), n);
+        let tracked = self.tracked.get().unwrap_or_else(|| self.track());
+        diag::graph::released(tracked, n);
     }
 
     /// Takes `n` permits if they are free and nobody waits for them first.
