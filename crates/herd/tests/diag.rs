@@ -637,7 +637,10 @@ fn a_guard_released_by_another_thread_leaves_no_record_on_either_side() {
     drop(guard);
     let dump = diag::dump();
     assert!(
-        !dump.resources.iter().any(|r| r.resource.name() == Some("moved-a")),
+        !dump
+            .resources
+            .iter()
+            .any(|r| r.resource.name() == Some("moved-a")),
         "{dump}"
     );
     assert!(

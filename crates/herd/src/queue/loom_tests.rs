@@ -2,6 +2,11 @@
 //! receive. Items live in concurrent-queue, whose atomics are loom's under
 //! `--cfg loom`, so the models see every interleaving of both.
 //!
+//! Each racing side runs in a thread of its own; the model's main thread
+//! only sets up, joins and checks the books. (loom explores far fewer
+//! interleavings of a race the main thread takes part in: a model written
+//! that way passed even with the code it guards broken.)
+//!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test --release --lib loom`.
 
 use std::future::Future;
@@ -11,7 +16,7 @@ use std::task::{Context, Poll, Waker};
 use loom::future::block_on;
 use loom::thread;
 
-use super::{RecvError, SendError, Sent, bounded};
+use super::{Receiver, RecvError, SendError, Sent, bounded};
 
 fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
@@ -21,9 +26,17 @@ fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
 fn loom_a_send_wakes_a_waiting_receiver() {
     loom::model(|| {
         let (tx, rx) = bounded::<u8>(1);
-        let receiver = thread::spawn(move || block_on(rx.recv()));
-        tx.try_send(1).unwrap();
+        let receiver = {
+            let rx = rx.clone();
+            thread::spawn(move || block_on(rx.recv()))
+        };
+        let sender = {
+            let tx = tx.clone();
+            thread::spawn(move || tx.try_send(1))
+        };
+        assert_eq!(sender.join().unwrap(), Ok(Sent::Queued));
         assert_eq!(receiver.join().unwrap(), Ok(1));
+        assert_eq!(rx.try_recv(), Err(RecvError::Empty), "taken once");
     });
 }
 
@@ -32,10 +45,18 @@ fn loom_a_receive_wakes_a_sender_waiting_for_room() {
     loom::model(|| {
         let (tx, rx) = bounded::<u8>(1);
         tx.try_send(1).unwrap();
-        let sender = thread::spawn(move || block_on(tx.send(2)));
-        assert_eq!(rx.try_recv(), Ok(1));
+        let sender = {
+            let tx = tx.clone();
+            thread::spawn(move || block_on(tx.send(2)))
+        };
+        let receiver = {
+            let rx = rx.clone();
+            thread::spawn(move || rx.try_recv())
+        };
+        assert_eq!(receiver.join().unwrap(), Ok(1));
         assert_eq!(sender.join().unwrap(), Ok(Sent::Queued));
         assert_eq!(rx.try_recv(), Ok(2));
+        assert_eq!(rx.try_recv(), Err(RecvError::Empty));
     });
 }
 
@@ -43,9 +64,17 @@ fn loom_a_receive_wakes_a_sender_waiting_for_room() {
 fn loom_close_racing_a_waiting_receiver_ends_it() {
     loom::model(|| {
         let (tx, rx) = bounded::<u8>(1);
-        let receiver = thread::spawn(move || block_on(rx.recv()));
-        tx.close();
+        let receiver = {
+            let rx = rx.clone();
+            thread::spawn(move || block_on(rx.recv()))
+        };
+        let closer = {
+            let tx = tx.clone();
+            thread::spawn(move || tx.close())
+        };
+        assert!(closer.join().unwrap(), "the first close");
         assert_eq!(receiver.join().unwrap(), Err(RecvError::Closed));
+        assert_eq!(rx.try_recv(), Err(RecvError::Closed));
     });
 }
 
@@ -58,9 +87,14 @@ fn loom_close_racing_a_blocked_sender_returns_its_item() {
             let tx = tx.clone();
             thread::spawn(move || block_on(tx.send(2)))
         };
-        rx.close();
+        let closer = {
+            let rx = rx.clone();
+            thread::spawn(move || rx.close())
+        };
+        assert!(closer.join().unwrap(), "the first close");
         assert_eq!(sender.join().unwrap(), Err(SendError::Closed(2)));
         assert_eq!(rx.try_recv(), Ok(1), "what was queued still drains");
+        assert_eq!(rx.try_recv(), Err(RecvError::Closed));
     });
 }
 
@@ -68,24 +102,31 @@ fn loom_close_racing_a_blocked_sender_returns_its_item() {
 fn loom_a_dropped_receiver_future_passes_its_wake_up_on() {
     loom::model(|| {
         let (tx, rx) = bounded::<u8>(1);
-        let mut stays = rx.recv();
-        assert!(poll_once(&mut stays).is_pending());
-        let quitter = {
-            let rx = rx.clone();
-            thread::spawn(move || {
-                let mut leaves = rx.recv();
-                match poll_once(&mut leaves) {
-                    // Got the item first: hand it back for the check below.
-                    Poll::Ready(Ok(item)) => Some(item),
-                    _ => None,
-                }
-            })
-        };
-        tx.try_send(7).unwrap();
-        let taken_by_quitter = quitter.join().unwrap();
-        if taken_by_quitter.is_none() {
-            // The item is for `stays`, whoever was woken.
-            assert_eq!(block_on(stays), Ok(7));
+        // Leaked, so the waiters' futures can move to other threads; a few
+        // bytes per iteration.
+        let waiters: &'static Receiver<u8> = Box::leak(Box::new(rx.clone()));
+        // `leaves` is first in line, so the send wakes it, unless it has
+        // left already. Each is polled twice: a first poll that finds the
+        // queue empty may only yield, without joining the line.
+        let mut leaves = waiters.recv();
+        let mut stays = waiters.recv();
+        for _ in 0..2 {
+            assert!(poll_once(&mut leaves).is_pending());
         }
+        for _ in 0..2 {
+            assert!(poll_once(&mut stays).is_pending());
+        }
+        let quitter = thread::spawn(move || drop(leaves));
+        let sender = {
+            let tx = tx.clone();
+            thread::spawn(move || tx.try_send(7))
+        };
+        // Waits for a wake-up: a lost one leaves it blocked for good, which
+        // loom reports as a deadlock.
+        let stayer = thread::spawn(move || block_on(stays));
+        quitter.join().unwrap();
+        assert_eq!(sender.join().unwrap(), Ok(Sent::Queued));
+        assert_eq!(stayer.join().unwrap(), Ok(7));
+        assert_eq!(rx.try_recv(), Err(RecvError::Empty), "taken once");
     });
 }
