@@ -148,8 +148,12 @@ async fn a_dropped_receive_passes_its_wake_up_on() {
     let (tx, rx) = bounded(4);
     let mut first = rx.recv();
     let mut second = rx.recv();
-    assert!(poll_once(&mut first).is_pending());
-    assert!(poll_once(&mut second).is_pending());
+    // A receive that finds the queue empty first lets other tasks run
+    // once, then joins the line on its next poll.
+    for _ in 0..2 {
+        assert!(poll_once(&mut first).is_pending());
+        assert!(poll_once(&mut second).is_pending());
+    }
     tx.try_send(1).unwrap(); // wakes `first`, which never looks
     drop(first);
     assert_eq!(
@@ -157,6 +161,40 @@ async fn a_dropped_receive_passes_its_wake_up_on() {
         Poll::Ready(Ok(1)),
         "nothing stranded"
     );
+}
+
+/// Counts the wake-ups it is given.
+struct Counter(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for Counter {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_receive_on_an_empty_queue_lets_others_run_once_then_waits_for_a_send() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (tx, rx) = bounded(4);
+    let counter = std::sync::Arc::new(Counter(Default::default()));
+    let waker = Waker::from(counter.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut recv = rx.recv();
+    assert!(Pin::new(&mut recv).poll(&mut cx).is_pending());
+    assert_eq!(counter.0.load(SeqCst), 1, "rescheduled itself: a yield");
+    assert!(Pin::new(&mut recv).poll(&mut cx).is_pending());
+    assert_eq!(counter.0.load(SeqCst), 1, "now in line, not spinning");
+    tx.try_send(9).unwrap();
+    assert_eq!(counter.0.load(SeqCst), 2, "woken by the send");
+    assert_eq!(Pin::new(&mut recv).poll(&mut cx), Poll::Ready(Ok(9)));
+    // The next receive yields once again.
+    let mut next = rx.recv();
+    assert!(Pin::new(&mut next).poll(&mut cx).is_pending());
+    assert_eq!(counter.0.load(SeqCst), 3);
 }
 
 #[tokio::test]

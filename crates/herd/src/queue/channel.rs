@@ -210,7 +210,7 @@ struct Shared<T> {
     joiners: WaitSet,
     senders: AtomicUsize,
     receivers: AtomicUsize,
-    /// Items sent and not yet marked done.
+    /// Items sent and not yet marked done: written by every send.
     unfinished: AtomicUsize,
     /// What diagnostics know of this queue, made on its first wait while
     /// they are on.
@@ -532,7 +532,11 @@ impl Builder {
             Sender {
                 shared: shared.clone(),
             },
-            Receiver { shared, next: None },
+            Receiver {
+                shared,
+                next: None,
+                next_yielded: false,
+            },
         )
     }
 }
@@ -1047,6 +1051,8 @@ pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
     /// The place in line of this receiver's [`Stream`] polling.
     next: Option<usize>,
+    /// Its [`Stream`] polling let other tasks run once for this item.
+    next_yielded: bool,
 }
 
 impl<T> Receiver<T> {
@@ -1078,6 +1084,7 @@ impl<T> Receiver<T> {
             shared: &self.shared,
             key: None,
             at: std::panic::Location::caller(),
+            yielded: false,
         }
     }
 
@@ -1363,6 +1370,7 @@ impl<T> Clone for Receiver<T> {
         Receiver {
             shared: self.shared.clone(),
             next: None,
+            next_yielded: false,
         }
     }
 }
@@ -1393,9 +1401,11 @@ impl<T> fmt::Debug for Receiver<T> {
 }
 
 /// Polls for an item: the one loop behind `recv` and the `Stream`.
+/// `yielded` is the caller's: set once it let other tasks run.
 fn poll_recv<T>(
     shared: &Shared<T>,
     key: &mut Option<usize>,
+    yielded: &mut bool,
     at: Site,
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, RecvError>> {
@@ -1406,8 +1416,17 @@ fn poll_recv<T>(
                 if let Some(key) = key.take() {
                     shared.takers.leave(key);
                 }
+                *yielded = false;
                 return Poll::Ready(done);
             }
+        }
+        if key.is_none() && !*yielded {
+            // Empty: a sender on this worker or another is usually about
+            // to send. Let it, once, before paying for a place in line and
+            // a wake-up (as a send that finds the queue full does).
+            *yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
         }
         match *key {
             None => {
@@ -1442,7 +1461,14 @@ impl<T> Stream for Receiver<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        poll_recv(&this.shared, &mut this.next, STREAM, cx).map(Result::ok)
+        poll_recv(
+            &this.shared,
+            &mut this.next,
+            &mut this.next_yielded,
+            STREAM,
+            cx,
+        )
+        .map(Result::ok)
     }
 }
 
@@ -1471,6 +1497,9 @@ pub struct RecvFuture<'a, T> {
     key: Option<usize>,
     /// Where it was called, for diagnostics.
     at: Site,
+    /// Found the queue empty once and let other tasks run before joining
+    /// the line.
+    yielded: bool,
 }
 
 impl<T> Future for RecvFuture<'_, T> {
@@ -1478,7 +1507,7 @@ impl<T> Future for RecvFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        poll_recv(this.shared, &mut this.key, this.at, cx)
+        poll_recv(this.shared, &mut this.key, &mut this.yielded, this.at, cx)
     }
 }
 
