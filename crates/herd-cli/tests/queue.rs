@@ -491,3 +491,33 @@ fn workers_and_runs_reach_a_tls_queue_trusting_the_given_ca() {
     assert_eq!(lines(&output.stdout), ["a", "b", "c"]);
     assert!(stop(worker).contains("3 done"));
 }
+
+#[test]
+fn a_queued_jobs_slot_is_the_one_it_runs_in_on_its_worker() {
+    let server = PgServer::start();
+    let worker = worker(&server, "3", "30");
+    let output = herd()
+        .args(["run", "--queue", &server.url(), "--wait", "--tag"])
+        .args(["--tagstring", "slot {%}"])
+        .args(["sleep 0.5; echo {%}", ":::", "a", "b", "c", "d", "e", "f"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let printed = lines(&output.stdout);
+    assert_eq!(printed.len(), 6, "{printed:?}");
+    let mut slots: Vec<usize> = Vec::new();
+    for line in &printed {
+        // The tag names the same slot the command printed.
+        let (tag, slot) = line.split_once('\t').expect("tagged");
+        assert_eq!(tag, format!("slot {slot}"), "{line:?}");
+        slots.push(slot.parse().expect("a number, not a placeholder"));
+    }
+    assert!(slots.iter().all(|&s| (1..=3).contains(&s)), "{slots:?}");
+    slots.sort();
+    slots.dedup();
+    assert!(
+        slots.len() > 1,
+        "three jobs at once on one worker take three slots: {slots:?}"
+    );
+    stop(worker);
+}

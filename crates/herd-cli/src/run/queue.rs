@@ -21,7 +21,7 @@ use herd::dist::{Job, JobFailure, JobRecord, JobState, NewJob, PgQueue};
 use herd::pool::WorkerPool;
 use serde_json::json;
 
-use super::template::Template;
+use super::template::{Template, fill_slot};
 use super::{
     DEFAULT_TERM_SEQ, Exit, Finished, Halt, RunArgs, Runner, Timeout, Turns, halted, parse_jobs,
     parse_term_seq, pipe, tagged,
@@ -124,6 +124,8 @@ struct Outcome {
     start: SystemTime,
     runtime: Duration,
     host: String,
+    /// The worker's job slot it ran in (`{%}`).
+    slot: usize,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
 }
@@ -140,6 +142,7 @@ fn encode_result(outcome: &Outcome) -> Vec<u8> {
         "start": outcome.start.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64(),
         "runtime": outcome.runtime.as_secs_f64(),
         "host": outcome.host,
+        "slot": outcome.slot,
         "stdout": outcome.stdout.len(),
     });
     let mut result = header.to_string().into_bytes();
@@ -167,6 +170,10 @@ fn decode_result(result: &[u8]) -> Option<Outcome> {
             + Duration::try_from_secs_f64(header["start"].as_f64()?).ok()?,
         runtime: Duration::try_from_secs_f64(header["runtime"].as_f64()?).ok()?,
         host: header["host"].as_str().unwrap_or("?").to_owned(),
+        slot: header["slot"]
+            .as_u64()
+            .and_then(|slot| usize::try_from(slot).ok())
+            .unwrap_or(1),
         stdout: stdout.to_vec(),
         stderr: stderr.to_vec(),
     })
@@ -290,8 +297,12 @@ pub(super) async fn submit(
             Some(job) => {
                 let (job_args, stdin) = job.map_err(|e| e.to_string())?;
                 seq += 1;
-                let command = runner.template.render(&job_args, seq, 1);
-                let tag = runner.tag.as_ref().map(|t| t.render_tag(&job_args, seq, 1));
+                // `{%}` is the slot of the worker that runs it.
+                let command = runner.template.render_queued(&job_args, seq);
+                let tag = runner
+                    .tag
+                    .as_ref()
+                    .map(|t| t.render_tag_queued(&job_args, seq));
                 let spec = Spec {
                     seq,
                     tries: runner.retries,
@@ -450,41 +461,45 @@ async fn wait(
 /// A finished job's report from its record; `None` for a cancelled one.
 fn finished(entry: &mut Entry, record: &JobRecord) -> Option<Finished> {
     let outcome = record.result.as_deref().and_then(decode_result);
-    let (exit, timed_out, start, runtime, host, stdout, stderr) = match (record.state, outcome) {
-        (JobState::Cancelled, _) => return None,
-        (_, Some(o)) => (
-            o.exit,
-            o.timed_out,
-            o.start,
-            o.runtime,
-            o.host,
-            o.stdout,
-            o.stderr,
-        ),
-        // No result: its last worker died or lost its lease.
-        (_, None) => (
-            Exit::Signal(libc::SIGKILL),
-            false,
-            SystemTime::now(),
-            Duration::ZERO,
-            "?".to_owned(),
-            Vec::new(),
-            format!(
-                "herd run: job {} did not finish: {}\n",
-                entry.seq,
-                record.last_error.as_deref().unwrap_or("no result")
-            )
-            .into_bytes(),
-        ),
-    };
+    let (exit, timed_out, start, runtime, host, slot, stdout, stderr) =
+        match (record.state, outcome) {
+            (JobState::Cancelled, _) => return None,
+            (_, Some(o)) => (
+                o.exit,
+                o.timed_out,
+                o.start,
+                o.runtime,
+                o.host,
+                o.slot,
+                o.stdout,
+                o.stderr,
+            ),
+            // No result: its last worker died or lost its lease.
+            (_, None) => (
+                Exit::Signal(libc::SIGKILL),
+                false,
+                SystemTime::now(),
+                Duration::ZERO,
+                "?".to_owned(),
+                1,
+                Vec::new(),
+                format!(
+                    "herd run: job {} did not finish: {}\n",
+                    entry.seq,
+                    record.last_error.as_deref().unwrap_or("no result")
+                )
+                .into_bytes(),
+            ),
+        };
+    let tag = entry.tag.as_deref().map(|tag| fill_slot(tag, slot));
     Some(Finished {
         seq: entry.seq,
         args: std::mem::take(&mut entry.args),
-        command: std::mem::take(&mut entry.command),
+        command: fill_slot(&entry.command, slot),
         start,
         runtime,
-        stdout: tagged(entry.tag.as_deref(), stdout),
-        stderr: tagged(entry.tag.as_deref(), stderr),
+        stdout: tagged(tag.as_deref(), stdout),
+        stderr: tagged(tag.as_deref(), stderr),
         exit,
         timed_out,
         attempts: record.attempts,
@@ -628,11 +643,12 @@ async fn work(args: WorkerArgs) -> Result<i32, String> {
 async fn execute(runner: &Runner, host: &str, job: &Job) -> Result<Vec<u8>, JobFailure> {
     let (spec, stdin) = decode_job(&job.payload).map_err(|e| JobFailure::new(e).permanent())?;
     let slot = runner.take_slot();
+    let command = fill_slot(&spec.command, slot);
     let start = SystemTime::now();
     let began = tokio::time::Instant::now();
     let (stdout, stderr, exit, timed_out) = runner
         .attempt(
-            &spec.command,
+            &command,
             spec.seq,
             slot,
             None,
@@ -647,6 +663,7 @@ async fn execute(runner: &Runner, host: &str, job: &Job) -> Result<Vec<u8>, JobF
         start,
         runtime: began.elapsed(),
         host: host.to_owned(),
+        slot,
         stdout,
         stderr,
     };
@@ -733,13 +750,14 @@ mod tests {
             start: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             runtime: Duration::from_millis(250),
             host: "box-2".into(),
+            slot: 3,
             stdout: b"out\n".to_vec(),
             stderr: b"err\nmore\n".to_vec(),
         };
         let back = decode_result(&encode_result(&outcome)).unwrap();
         assert_eq!(back.exit, Exit::Signal(9));
         assert!(back.timed_out);
-        assert_eq!(back.host, "box-2");
+        assert_eq!((back.host.as_str(), back.slot), ("box-2", 3));
         assert_eq!((back.stdout, back.stderr), (outcome.stdout, outcome.stderr));
         assert_eq!(back.runtime, Duration::from_millis(250));
         assert!(decode_result(b"{}\n").is_none());

@@ -270,13 +270,26 @@ impl Template {
 
     /// The command line for one job: `args` quoted into the template.
     pub fn render(&self, args: &[String], seq: u64, slot: usize) -> String {
-        self.render_with(args, seq, slot, true)
+        self.render_with(args, seq, &slot.to_string(), true)
     }
 
     /// A tag (`--tag`, `--tagstring`): the arguments as they are, not
     /// quoted for a shell.
     pub fn render_tag(&self, args: &[String], seq: u64, slot: usize) -> String {
-        self.render_with(args, seq, slot, false)
+        self.render_with(args, seq, &slot.to_string(), false)
+    }
+
+    /// [`render`](Template::render) for a job that runs elsewhere, in a
+    /// slot not known yet: `{%}` becomes [`SLOT_LATER`], which
+    /// [`fill_slot`] replaces where the job runs.
+    pub fn render_queued(&self, args: &[String], seq: u64) -> String {
+        self.render_with(args, seq, SLOT_LATER, true)
+    }
+
+    /// [`render_tag`](Template::render_tag), with `{%}` left for
+    /// [`fill_slot`].
+    pub fn render_tag_queued(&self, args: &[String], seq: u64) -> String {
+        self.render_with(args, seq, SLOT_LATER, false)
     }
 
     /// `-X`: each word (run of non-blank text) holding a replacement
@@ -317,7 +330,7 @@ impl Template {
         }
     }
 
-    fn render_with(&self, args: &[String], seq: u64, slot: usize, quoted: bool) -> String {
+    fn render_with(&self, args: &[String], seq: u64, slot: &str, quoted: bool) -> String {
         if self.empty {
             // Each argument is itself the command, as written.
             return args.join(" ");
@@ -383,7 +396,7 @@ impl Template {
         pieces: &[Piece],
         args: &[String],
         seq: u64,
-        slot: usize,
+        slot: &str,
         quoted: bool,
     ) -> String {
         let quote = |s: &str| if quoted { quote(s) } else { s.to_owned() };
@@ -392,7 +405,7 @@ impl Template {
             match piece {
                 Piece::Text(text) => line.push_str(text),
                 Piece::Seq => write!(line, "{seq}").expect("writing to a String"),
-                Piece::Slot => write!(line, "{slot}").expect("writing to a String"),
+                Piece::Slot => line.push_str(slot),
                 Piece::Total => {
                     write!(line, "{}", self.total.unwrap_or(0)).expect("writing to a String")
                 }
@@ -414,6 +427,15 @@ impl Template {
         }
         line
     }
+}
+
+/// Where `{%}` goes in a job rendered for the queue: control characters
+/// around a name, which no argument read from lines of text holds.
+pub const SLOT_LATER: &str = "\u{1}herd-slot\u{1}";
+
+/// `text` rendered by [`Template::render_queued`] with the slot it runs in.
+pub fn fill_slot(text: &str, slot: usize) -> String {
+    text.replace(SLOT_LATER, &slot.to_string())
 }
 
 fn has_arg(word: &[Piece]) -> bool {
@@ -490,6 +512,21 @@ mod tests {
         assert_eq!(quote(""), "''");
         assert_eq!(quote("x$y"), "'x$y'");
         assert_eq!(quote("a,b"), "'a,b'");
+    }
+
+    #[test]
+    fn a_queued_job_gets_its_slot_where_it_runs() {
+        let t = Template::parse(&words("echo {%} {} {#}"), None);
+        let queued = t.render_queued(&["a b".into()], 7);
+        assert!(queued.contains(SLOT_LATER), "{queued:?}");
+        assert_eq!(fill_slot(&queued, 3), "echo 3 'a b' 7");
+        let tag = t.render_tag_queued(&["a b".into()], 7);
+        assert_eq!(fill_slot(&tag, 2), "echo 2 a b 7");
+        let plain = Template::parse(&words("echo {}"), None);
+        assert_eq!(
+            fill_slot(&plain.render_queued(&["x".into()], 1), 4),
+            "echo x"
+        );
     }
 
     #[test]
