@@ -54,7 +54,9 @@ pub(crate) struct Actor {
     /// What it holds, keyed by resource id, for the lock-order check and
     /// dumps.
     pub(crate) held: HoldSet,
-    pub(crate) state: Mutex<ActorState>,
+    /// What it waits for. Loom's lock under loom, so the models see the
+    /// order it gives.
+    pub(crate) state: crate::loom::Mutex<ActorState>,
     /// Herd tasks: bumped as each poll starts and ends, so odd while inside
     /// a poll. The watchdog samples it; a poll pays two relaxed adds.
     pub(crate) polls: AtomicU64,
@@ -89,7 +91,7 @@ impl Actor {
             },
             parent: None,
             held: HoldSet::new(),
-            state: Mutex::default(),
+            state: crate::loom::Mutex::new(ActorState::default()),
             polls: AtomicU64::new(0),
             idle_since: AtomicU64::new(stamp()),
             alive: AtomicBool::new(true),
@@ -100,7 +102,7 @@ impl Actor {
         if !self.alive.load(Ordering::Relaxed) {
             return PartyState::Finished;
         }
-        if let Some(wait) = &lock(&self.state).waiting {
+        if let Some(wait) = &crate::loom::lock(&self.state).waiting {
             return PartyState::Waiting {
                 resource: wait.tracked.resource.clone(),
                 waited: since(wait.since),
@@ -171,25 +173,25 @@ impl Drop for Here {
     }
 }
 
-/// The herd task being polled here, if any.
+/// The herd task being polled here: a pointer into its `Arc<Actor>`, or
+/// null.
+///
+/// Non-null only while a `Polling` guard lives: it points into the
+/// `Arc<Actor>` of the `Traced` future being polled, which the guard
+/// borrows, and the guard puts back the previous value when dropped
+/// (unwinding included). Callers make a reference from it only for the
+/// length of their own call, inside that poll.
 #[inline]
-fn task_here() -> Option<&'static Actor> {
-    let task = TASK.try_with(Cell::get).ok()?;
-    // SAFETY: `TASK` is non-null only while a `Polling` guard lives: it
-    // points into the `Arc<Actor>` of the `Traced` future being polled,
-    // which the guard borrows, and the guard puts back the previous value
-    // when dropped (unwinding included). The reference is used only
-    // within the caller's call, inside that poll.
-    unsafe { task.as_ref() }
+fn task_here() -> *const Actor {
+    TASK.try_with(Cell::get).unwrap_or(ptr::null())
 }
 
-/// This thread's party, if it has been made and not torn down.
+/// This thread's party, once made and until torn down: a pointer into the
+/// `Arc<Actor>` owned by this thread's `HERE`, set once it is made and
+/// cleared before `HERE` lets go of it; or null.
 #[inline]
-fn thread_here() -> Option<&'static Actor> {
-    let thread = THREAD.try_with(Cell::get).ok()?;
-    // SAFETY: `THREAD` points into the `Arc<Actor>` owned by this thread's
-    // `HERE`, set once it is made and cleared before `HERE` lets go of it.
-    unsafe { thread.as_ref() }
+fn thread_here() -> *const Actor {
+    THREAD.try_with(Cell::get).unwrap_or(ptr::null())
 }
 
 /// Calls `f` with the party running now, if it is one already, without
@@ -197,7 +199,9 @@ fn thread_here() -> Option<&'static Actor> {
 /// the thread.
 #[inline]
 pub(crate) fn with_existing<R>(f: impl FnOnce(Option<&Actor>) -> R) -> R {
-    if let Some(task) = task_here() {
+    // SAFETY (both): see `task_here` and `thread_here`; the reference
+    // lives only for the call to `f`.
+    if let Some(task) = unsafe { task_here().as_ref() } {
         return f(Some(task));
     }
     if let Some(id) = tokio::task::try_id() {
@@ -206,21 +210,25 @@ pub(crate) fn with_existing<R>(f: impl FnOnce(Option<&Actor>) -> R) -> R {
             .and_then(|all| all.get(&id).cloned());
         return f(foreign.as_deref());
     }
-    f(thread_here())
+    f(unsafe { thread_here().as_ref() })
 }
 
 /// Calls `f` with the party running now (the herd task being polled, else
 /// the tokio task, else the thread), made a party on first use. The hot
-/// path of every acquisition: a load or two, nothing cloned.
+/// path of every acquisition: for a herd task or a thread, a load or two
+/// and nothing cloned; a foreign tokio task is looked up under a global
+/// lock.
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&Actor) -> R) -> R {
-    if let Some(task) = task_here() {
+    // SAFETY (both): see `task_here` and `thread_here`; the reference
+    // lives only for the call to `f`.
+    if let Some(task) = unsafe { task_here().as_ref() } {
         return f(task);
     }
     if let Some(id) = tokio::task::try_id() {
         return f(&foreign(id));
     }
-    match thread_here() {
+    match unsafe { thread_here().as_ref() } {
         Some(thread) => f(thread),
         None => f(&this_thread()),
     }
@@ -260,10 +268,11 @@ fn this_thread() -> Arc<Actor> {
 /// The party running now, as [`with_current`] finds it, cloned: for waits,
 /// which keep it.
 pub(crate) fn current() -> Arc<Actor> {
-    if let Some(task) = task_here() {
-        let task: *const Actor = task;
-        // SAFETY: `task` points into a live `Arc<Actor>` (see
-        // `task_here`); one more strong count is taken for the new `Arc`.
+    let task = task_here();
+    if !task.is_null() {
+        // SAFETY: `task` came from `Arc::as_ptr` of a live `Arc<Actor>`
+        // (see `task_here`), with the provenance of the whole allocation;
+        // one more strong count is taken for the new `Arc`.
         return unsafe {
             Arc::increment_strong_count(task);
             Arc::from_raw(task)
@@ -298,7 +307,7 @@ pub(crate) fn retire(actor: &Actor) {
 /// holds and waits for nothing (it may have ended, and nothing tells us).
 ///
 /// An ending and a last release racing on two threads can each miss the
-/// other's change; [`sweep`] catches those.
+/// other's change; the watchdog forgets ended, idle parties each tick.
 #[inline]
 pub(crate) fn settle(actor: &Actor) {
     if actor.party.kind == PartyKind::TokioTask || !actor.alive.load(Ordering::Relaxed) {
@@ -306,22 +315,15 @@ pub(crate) fn settle(actor: &Actor) {
     }
 }
 
-/// Forgets every ended party that holds and waits for nothing: run by the
-/// watchdog each tick, after whatever raced.
-pub(crate) fn sweep() {
-    for actor in actors() {
-        if !actor.alive.load(Ordering::Acquire) {
-            forget_if_idle(&actor);
-        }
-    }
-}
-
-fn forget_if_idle(actor: &Actor) {
+/// Forgets `actor` if it holds and waits for nothing. A wait becomes a
+/// hold (`Waiting::granted`) by recording the hold before clearing the
+/// wait, so looking at the holds again under the state lock leaves no gap.
+pub(crate) fn forget_if_idle(actor: &Actor) {
     if !actor.held.is_empty() {
         return;
     }
-    let state = lock(&actor.state);
-    if state.waiting.is_some() {
+    let state = crate::loom::lock(&actor.state);
+    if state.waiting.is_some() || !actor.held.is_empty() {
         return;
     }
     if actor.party.kind == PartyKind::TokioTask {
@@ -336,7 +338,8 @@ fn forget_if_idle(actor: &Actor) {
 
 /// Registers a herd task about to be spawned.
 pub(crate) fn task(name: Option<&str>, scope: Option<&str>, at: Site) -> Arc<Actor> {
-    let parent = task_here().map(|task| task.party.id);
+    // SAFETY: see `task_here`; used within this call only.
+    let parent = unsafe { task_here().as_ref() }.map(|task| task.party.id);
     let mut actor = Actor::new(PartyKind::Task, name.map(str::to_owned));
     let inner = Arc::get_mut(&mut actor).expect("just made");
     inner.party.scope = scope.map(str::to_owned);

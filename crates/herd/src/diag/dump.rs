@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::actor::{self, lock};
+use super::actor;
 use super::graph;
 use super::report::{Holding, Party, PartyKind, PartyState, Site};
 use crate::sync::Resource;
@@ -191,7 +191,7 @@ pub(crate) fn dump() -> Dump {
             .into_iter()
             .map(|(resource, at)| HeldDump { resource, at })
             .collect();
-        let state = lock(&actor.state);
+        let state = crate::loom::lock(&actor.state);
         if let Some(wait) = &state.waiting {
             waiters.push((
                 wait.tracked.id,

@@ -3,7 +3,8 @@
 //! last wait forms, and the order graph that finds one that could form.
 //!
 //! Each resource keeps its holders (`Tracked::holds`); each party keeps
-//! what it waits for and what it holds (`Actor::state`). A wait is checked
+//! what it holds (`Actor::held`) and what it waits for (`Actor::state`).
+//! Both hold sets are written without a lock (`holds.rs`). A wait is checked
 //! under one global lock (`DETECT`), so of the waits that close a cycle the
 //! last to register sees all the others.
 //!
@@ -12,8 +13,9 @@
 //! finds parties and resources in their registries.
 //!
 //! Locks inside diagnostics are taken in one order and never the other way:
-//! a resource's own queue lock, then `DETECT`, then any one `holds` or
-//! `state` lock at a time (each is let go before the next is taken), then
+//! a resource's own queue lock, then `DETECT`, then any one party's
+//! `state` lock or hold set's spill lock at a time (each is let go before
+//! the next is taken), then
 //! the registries (parties, foreign tasks before parties, resources, the
 //! order graph), which take nothing further. So diagnostics cannot
 //! deadlock themselves.
@@ -118,9 +120,11 @@ impl Waiting {
             return;
         }
         self.granted = true;
-        let wait = lock(&self.actor.state).waiting.take();
-        drop(wait);
+        // The hold first, then the wait goes: the party is never seen
+        // holding and waiting for nothing in between (and forgotten).
         let reports = hold(&self.actor, &self.tracked, self.n, self.at, self.owned);
+        let wait = crate::loom::lock(&self.actor.state).waiting.take();
+        drop(wait);
         reports.into_iter().for_each(report::emit);
     }
 
@@ -131,7 +135,7 @@ impl Waiting {
             release_from(&self.tracked, Some(&*self.actor), self.n);
             return;
         }
-        let wait = lock(&self.actor.state).waiting.take();
+        let wait = crate::loom::lock(&self.actor.state).waiting.take();
         drop(wait);
         actor::settle(&self.actor);
     }
@@ -208,6 +212,9 @@ pub(super) fn release_from(tracked: &Tracked, me: Option<&Actor>, n: usize) {
         .or_else(|| holds.remove(None, |h| h.owned && h.n == n))
         .or_else(|| holds.remove(None, |h| h.n == n));
     // A hold taken before diagnostics were on is not known: nothing to do.
+    // (The last fallback may take another holder's record of as many
+    // permits when this one's is not found: the count stays right, the
+    // names may not.)
     let Some(hold) = hold else { return };
     let unhold = |holder: &Actor| {
         let id = Some(tracked.id);
@@ -269,7 +276,7 @@ pub(super) fn wait_as(
             return Err(deadlock);
         }
     }
-    lock(&me.state).waiting = Some(Wait {
+    crate::loom::lock(&me.state).waiting = Some(Wait {
         tracked: tracked.clone(),
         at,
         since: stamp(),
@@ -291,7 +298,7 @@ pub(super) fn wait_as(
 /// normal state, so it is never reported as stalled.
 pub(crate) fn watch(tracked: &Arc<Tracked>, at: Site) -> Waiting {
     let me = actor::current();
-    lock(&me.state).waiting = Some(Wait {
+    crate::loom::lock(&me.state).waiting = Some(Wait {
         tracked: tracked.clone(),
         at,
         since: stamp(),
@@ -367,7 +374,7 @@ fn blocked(
             }
             continue;
         }
-        let next = lock(&holder.state)
+        let next = crate::loom::lock(&holder.state)
             .waiting
             .as_ref()
             .map(|w| (w.tracked.clone(), w.at));
@@ -498,7 +505,7 @@ pub(crate) fn stalled(
 ) -> Vec<(Arc<Actor>, Arc<Tracked>, Site, u64)> {
     let mut found = Vec::new();
     for actor in actor::actors() {
-        let mut state = lock(&actor.state);
+        let mut state = crate::loom::lock(&actor.state);
         let Some(wait) = state.waiting.as_mut() else {
             continue;
         };

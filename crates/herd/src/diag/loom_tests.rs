@@ -186,7 +186,7 @@ fn loom_no_deadlock_reported_when_the_holder_lets_go() {
 
 /// A party ends while another party releases the last hold it took (a
 /// moved guard): whichever goes first, the hold is gone from both sides,
-/// and the party is forgotten at once or by the watchdog's next sweep.
+/// and the party is forgotten at once or by the watchdog's next tick.
 #[test]
 fn loom_an_ended_party_is_forgotten_after_its_last_release() {
     loom::model(|| {
@@ -204,11 +204,44 @@ fn loom_an_ended_party_is_forgotten_after_its_last_release() {
         ending.join().unwrap();
         releasing.join().unwrap();
         assert!(one.held.is_empty() && a.holds.is_empty());
-        actor::sweep();
+        // What the watchdog does for an ended party, on this model's own.
+        actor::forget_if_idle(&one);
         assert!(
             actor::find(one.party.id).is_none(),
             "an ended party that holds nothing stayed registered"
         );
         actor::retire(&two);
+    });
+}
+
+/// A task that ends while in a resource's line is kept only because it
+/// waits; the release that hands it the permits races the watchdog's
+/// forgetting: the hold is recorded before the wait goes, so a party is
+/// never forgotten while a hold names it.
+#[test]
+fn loom_a_party_is_never_forgotten_while_a_hold_names_it() {
+    loom::model(|| {
+        let a = lock("handed");
+        let one = party_for_model("one");
+        let at = Location::caller();
+        let mut wait = graph::wait_as(one.clone(), &a, 1, at, false).unwrap();
+        actor::retire(&one);
+        assert!(actor::find(one.party.id).is_some(), "kept: it waits");
+        let forgetting = {
+            let one = one.clone();
+            thread::spawn(move || actor::forget_if_idle(&one))
+        };
+        let handing = thread::spawn(move || {
+            wait.granted();
+            wait
+        });
+        forgetting.join().unwrap();
+        let wait = handing.join().unwrap();
+        assert!(
+            actor::find(one.party.id).is_some(),
+            "forgotten while a hold names it"
+        );
+        wait.left();
+        assert!(actor::find(one.party.id).is_none(), "forgotten once idle");
     });
 }

@@ -32,6 +32,12 @@ fn run() {
         let threshold_ms = threshold.as_millis() as u64;
         let mut alive = HashMap::with_capacity(polling.len());
         for task in actor::actors() {
+            if !task.alive.load(Ordering::Acquire) {
+                // Ended, and its last hold released since (or racing
+                // that release): forgotten once idle.
+                actor::forget_if_idle(&task);
+                continue;
+            }
             if task.party.kind != PartyKind::Task {
                 continue;
             }
@@ -54,7 +60,6 @@ fn run() {
             alive.insert(task.party.id, (seen, since, reported || report));
         }
         polling = alive;
-        actor::sweep();
         for (waiter, tracked, at, since) in graph::stalled(stalled_wait()) {
             report::emit(Report::Stalled(Stalled {
                 waiter: waiter.party.clone(),
