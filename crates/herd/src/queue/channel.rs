@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use std::cmp::Ordering as Order;
 
-use concurrent_queue::{ForcePushError, PopError, PushError};
 use futures_util::Stream;
 
+use super::ring::{PopError, PushError};
 use super::store::Store;
 use super::wait_set::{Backoff, WaitSet};
 use crate::diag::graph::{Tracked as Watched, Waiting};
@@ -210,8 +210,10 @@ struct Shared<T> {
     joiners: WaitSet,
     senders: AtomicUsize,
     receivers: AtomicUsize,
-    /// Items sent and not yet marked done: written by every send.
-    unfinished: AtomicUsize,
+    /// Items marked done, evicted ones included. Unfinished items are
+    /// those ever pushed (which the store counts, at no cost to a send)
+    /// minus these; only `done` and evictions write it.
+    done: AtomicUsize,
     /// What diagnostics know of this queue, made on its first wait while
     /// they are on.
     tracked: OnceLock<Arc<Watched>>,
@@ -248,9 +250,8 @@ impl<T> Shared<T> {
 
     /// One attempt to send, without waiting. `Err(item)` means full under
     /// `Overflow::Block`.
+    #[inline]
     fn try_send(&self, item: T) -> Result<Result<Sent<T>, SendError<T>>, T> {
-        // Counted before it is visible, so a fast `done` never underflows.
-        self.unfinished.fetch_add(1, Ordering::Relaxed);
         let sent = match self.overflow {
             Overflow::DropOldest => match self.items.force_push(item) {
                 Ok(None) => Ok(Sent::Queued),
@@ -258,7 +259,7 @@ impl<T> Shared<T> {
                     self.finished(1);
                     Ok(Sent::Evicted(evicted))
                 }
-                Err(ForcePushError(item)) => Err(SendError::Closed(item)),
+                Err(item) => Err(SendError::Closed(item)),
             },
             policy => match self.items.push(item) {
                 Ok(()) => Ok(Sent::Queued),
@@ -266,20 +267,17 @@ impl<T> Shared<T> {
                 Err(PushError::Full(item)) => match policy {
                     Overflow::DropNewest => Ok(Sent::Dropped(item)),
                     Overflow::Reject => Err(SendError::Full(item)),
-                    _ => {
-                        self.finished(1);
-                        return Err(item);
-                    }
+                    _ => return Err(item),
                 },
             },
         };
-        match &sent {
-            Ok(Sent::Queued | Sent::Evicted(_)) => self.takers.notify_one(),
-            _ => self.finished(1),
+        if let Ok(Sent::Queued | Sent::Evicted(_)) = &sent {
+            self.takers.notify_one();
         }
         Ok(sent)
     }
 
+    #[inline]
     fn try_recv(&self) -> Result<T, RecvError> {
         match self.items.pop() {
             Ok(item) => {
@@ -291,22 +289,47 @@ impl<T> Shared<T> {
         }
     }
 
-    /// `n` items will not be worked on (done, evicted or never queued).
+    /// Joins the line of receivers waiting for an item. The caller looks
+    /// again before it sleeps.
+    fn wait_for_item(&self, wake: Wake, at: Site) -> usize {
+        let key = self.takers.register(wake, self.watch(at));
+        self.items.sync_for_taker();
+        key
+    }
+
+    /// Joins the line of senders waiting for room. The caller tries again
+    /// before it sleeps.
+    fn wait_for_room(&self, wake: Wake, at: Site) -> usize {
+        let key = self.givers.register(wake, self.watch(at));
+        self.items.sync_for_giver();
+        key
+    }
+
+    /// Items pushed and not marked done. The done count is read first: an
+    /// item counted done was pushed before, so its push is counted too.
+    fn unfinished(&self) -> usize {
+        let done = self.done.load(Ordering::SeqCst);
+        self.items.pushed().wrapping_sub(done)
+    }
+
+    /// `n` pushed items will not be worked on any more (done or evicted).
     fn finished(&self, n: usize) {
-        let before = self
-            .unfinished
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
-                count.checked_sub(n)
-            })
-            .expect("done() called more times than items were sent");
-        if before == n {
+        let done = self.done.fetch_add(n, Ordering::SeqCst).wrapping_add(n);
+        // Every item counted done was pushed before, so this read of the
+        // pushed count includes them: more done than pushed is misuse.
+        let unfinished = self.items.pushed().wrapping_sub(done);
+        if unfinished > isize::MAX as usize {
+            self.done.fetch_sub(n, Ordering::SeqCst);
+            panic!("done() called more times than items were sent");
+        }
+        if unfinished == 0 {
             self.joiners.notify_all();
         }
     }
 
     fn abandoned(&self) -> Option<Abandoned> {
         (self.receivers.load(Ordering::Acquire) == 0).then(|| Abandoned {
-            unfinished: self.unfinished.load(Ordering::Acquire),
+            unfinished: self.unfinished(),
         })
     }
 
@@ -317,7 +340,7 @@ impl<T> Shared<T> {
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Abandoned>> {
         loop {
-            if self.unfinished.load(Ordering::Acquire) == 0 {
+            if self.unfinished() == 0 {
                 return Poll::Ready(Ok(()));
             }
             if let Some(abandoned) = self.abandoned() {
@@ -525,7 +548,7 @@ impl Builder {
             joiners: WaitSet::new(),
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
-            unfinished: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
             tracked: OnceLock::new(),
         });
         (
@@ -750,13 +773,7 @@ impl<T> Sender<T> {
                 continue;
             }
             match key {
-                None => {
-                    key = Some(
-                        shared
-                            .givers
-                            .register(Wake::this_thread(), shared.watch(at)),
-                    )
-                }
+                None => key = Some(shared.wait_for_room(Wake::this_thread(), at)),
                 Some(waiting) => {
                     if !shared.givers.is_waiting(waiting) {
                         // Woken: our entry is done; try again, and join the
@@ -995,12 +1012,7 @@ impl<T> Future for SendFuture<'_, T> {
             }
             match this.key {
                 None => {
-                    let watch = shared.watch(this.at);
-                    this.key = Some(
-                        shared
-                            .givers
-                            .register(Wake::Task(cx.waker().clone()), watch),
-                    );
+                    this.key = Some(shared.wait_for_room(Wake::Task(cx.waker().clone()), this.at));
                 }
                 Some(key) => {
                     if shared.givers.still_waiting(key, cx.waker()) {
@@ -1194,13 +1206,7 @@ impl<T> Receiver<T> {
                 continue;
             }
             match key {
-                None => {
-                    key = Some(
-                        shared
-                            .takers
-                            .register(Wake::this_thread(), shared.watch(at)),
-                    )
-                }
+                None => key = Some(shared.wait_for_item(Wake::this_thread(), at)),
                 Some(waiting) => {
                     if !shared.takers.is_waiting(waiting) {
                         shared.takers.leave(waiting);
@@ -1429,14 +1435,7 @@ fn poll_recv<T>(
             return Poll::Pending;
         }
         match *key {
-            None => {
-                let watch = shared.watch(at);
-                *key = Some(
-                    shared
-                        .takers
-                        .register(Wake::Task(cx.waker().clone()), watch),
-                );
-            }
+            None => *key = Some(shared.wait_for_item(Wake::Task(cx.waker().clone()), at)),
             Some(waiting) => {
                 if shared.takers.still_waiting(waiting, cx.waker()) {
                     return Poll::Pending;

@@ -1,6 +1,7 @@
-//! loom models of the queue's wake-ups and of close racing send and
-//! receive. Items live in concurrent-queue, whose atomics are loom's under
-//! `--cfg loom`, so the models see every interleaving of both.
+//! loom models of the queue's wake-ups, of close racing send and receive,
+//! of `join` racing the last `done`, and of the ring's eviction. The ring's
+//! atomics are loom's under `--cfg loom`, so the models see every
+//! interleaving of the ring and the lines together.
 //!
 //! Each racing side runs in a thread of its own; the model's main thread
 //! only sets up, joins and checks the books. (loom explores far fewer
@@ -16,7 +17,10 @@ use std::task::{Context, Poll, Waker};
 use loom::future::block_on;
 use loom::thread;
 
-use super::{Receiver, RecvError, SendError, Sent, bounded};
+use super::ring::{PopError, PushError, Ring};
+use super::{Builder, Overflow, Receiver, RecvError, SendError, Sent, bounded};
+use crate::loom::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
@@ -128,5 +132,89 @@ fn loom_a_dropped_receiver_future_passes_its_wake_up_on() {
         assert_eq!(sender.join().unwrap(), Ok(Sent::Queued));
         assert_eq!(stayer.join().unwrap(), Ok(7));
         assert_eq!(rx.try_recv(), Err(RecvError::Empty), "taken once");
+    });
+}
+
+#[test]
+fn loom_join_resolves_only_after_the_last_done() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u8>(1);
+        tx.try_send(1).unwrap();
+        let worked = Arc::new(AtomicBool::new(false));
+        let worker = {
+            let (rx, worked) = (rx.clone(), worked.clone());
+            thread::spawn(move || {
+                assert_eq!(rx.try_recv(), Ok(1));
+                worked.store(true, Ordering::Relaxed);
+                rx.done();
+            })
+        };
+        let joiner = {
+            let (tx, worked) = (tx.clone(), worked.clone());
+            // A lost wake-up leaves it blocked for good: a loom deadlock.
+            thread::spawn(move || {
+                block_on(tx.join()).unwrap();
+                assert!(worked.load(Ordering::Relaxed), "join before the work");
+            })
+        };
+        worker.join().unwrap();
+        joiner.join().unwrap();
+    });
+}
+
+#[test]
+fn loom_an_eviction_racing_a_receive_loses_and_doubles_nothing() {
+    loom::model(|| {
+        let (tx, rx) = Builder::new(1).overflow(Overflow::DropOldest).build::<u8>();
+        tx.try_send(1).unwrap();
+        let sender = {
+            let tx = tx.clone();
+            thread::spawn(move || tx.try_send(2).unwrap())
+        };
+        let receiver = {
+            let rx = rx.clone();
+            thread::spawn(move || rx.try_recv())
+        };
+        let sent = sender.join().unwrap();
+        let mut received: Vec<u8> = receiver.join().unwrap().into_iter().collect();
+        received.extend(rx.try_recv().ok());
+        let mut books = received.clone();
+        if let Sent::Evicted(old) = sent {
+            books.push(old);
+        }
+        books.sort();
+        assert_eq!(books, [1, 2], "each item received or evicted, once");
+        // An eviction counts as done; what was received is marked done
+        // here, and then nothing is unfinished.
+        for _ in &received {
+            rx.done();
+        }
+        assert_eq!(poll_once(&mut tx.join()), Poll::Ready(Ok(())));
+    });
+}
+
+#[test]
+fn loom_a_close_racing_an_eviction_stays_closed() {
+    loom::model(|| {
+        let ring = Arc::new(Ring::new(1));
+        ring.push(1u8).unwrap();
+        let evicter = {
+            let ring = ring.clone();
+            thread::spawn(move || ring.force_push(2))
+        };
+        let closer = {
+            let ring = ring.clone();
+            thread::spawn(move || ring.close())
+        };
+        let evicted = evicter.join().unwrap();
+        assert!(closer.join().unwrap());
+        assert!(ring.is_closed(), "the eviction's tail move kept the mark");
+        assert_eq!(ring.push(3), Err(PushError::Closed(3)));
+        match evicted {
+            Ok(Some(1)) => assert_eq!(ring.pop(), Ok(2)),
+            Err(2) => assert_eq!(ring.pop(), Ok(1)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(ring.pop(), Err(PopError::Closed));
     });
 }

@@ -68,6 +68,7 @@
 mod channel;
 #[cfg(all(test, loom))]
 mod loom_tests;
+mod ring;
 mod sink;
 mod store;
 mod wait_set;

@@ -1,19 +1,18 @@
-//! Where a queue keeps its items: concurrent-queue's lock-free array for
-//! first-in first-out, or a binary heap under a lock for priorities. Both
-//! answer with concurrent-queue's result types, so the channel above them
-//! is the same code.
+//! Where a queue keeps its items: a lock-free ring for first-in first-out,
+//! or a binary heap under a lock for priorities. Both answer with the
+//! ring's result types and count every item pushed, so the channel above
+//! them is the same code.
 
 use std::cmp::Ordering;
 
-use concurrent_queue::{ConcurrentQueue, ForcePushError, PopError, PushError};
-
+use super::ring::{PopError, PushError, Ring};
 use crate::loom::{Mutex, lock};
 
 // One per queue, inside its `Arc`: the size does not matter, while boxing
 // the array would put a pointer chase on every send and receive.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Store<T> {
-    Fifo(ConcurrentQueue<T>),
+    Fifo(Ring<T>),
     Priority(Mutex<Heap<T>>),
 }
 
@@ -23,6 +22,9 @@ pub(crate) struct Heap<T> {
     entries: Vec<(T, u64)>,
     capacity: usize,
     arrivals: u64,
+    /// Items ever pushed, counting a newcomer turned away by a full queue
+    /// under drop-oldest (pushed, then evicted).
+    pushed: usize,
     closed: bool,
     /// `Greater` means "comes out first".
     order: fn(&T, &T) -> Ordering,
@@ -71,6 +73,7 @@ impl<T> Heap<T> {
     fn insert(&mut self, item: T) {
         self.entries.push((item, self.arrivals));
         self.arrivals += 1;
+        self.pushed = self.pushed.wrapping_add(1);
         let last = self.entries.len() - 1;
         self.sift_up(last);
     }
@@ -95,7 +98,7 @@ impl<T> Heap<T> {
 
 impl<T> Store<T> {
     pub(crate) fn fifo(capacity: usize) -> Self {
-        Store::Fifo(ConcurrentQueue::bounded(capacity))
+        Store::Fifo(Ring::new(capacity))
     }
 
     pub(crate) fn priority(capacity: usize, order: fn(&T, &T) -> Ordering) -> Self {
@@ -103,11 +106,13 @@ impl<T> Store<T> {
             entries: Vec::with_capacity(capacity),
             capacity,
             arrivals: 0,
+            pushed: 0,
             closed: false,
             order,
         }))
     }
 
+    #[inline]
     pub(crate) fn push(&self, item: T) -> Result<(), PushError<T>> {
         match self {
             Store::Fifo(queue) => queue.push(item),
@@ -127,14 +132,15 @@ impl<T> Store<T> {
 
     /// Pushes, evicting when full: the oldest item of a first-in first-out
     /// queue; for priorities, the item that would come out last, which may
-    /// be the new one itself.
-    pub(crate) fn force_push(&self, item: T) -> Result<Option<T>, ForcePushError<T>> {
+    /// be the new one itself. Hands the item back only if closed.
+    #[inline]
+    pub(crate) fn force_push(&self, item: T) -> Result<Option<T>, T> {
         match self {
             Store::Fifo(queue) => queue.force_push(item),
             Store::Priority(heap) => {
                 let mut heap = lock(heap);
                 if heap.closed {
-                    return Err(ForcePushError(item));
+                    return Err(item);
                 }
                 if heap.entries.len() < heap.capacity {
                     heap.insert(item);
@@ -148,12 +154,14 @@ impl<T> Store<T> {
                     heap.insert(item);
                     Ok(Some(evicted))
                 } else {
+                    heap.pushed = heap.pushed.wrapping_add(1);
                     Ok(Some(item))
                 }
             }
         }
     }
 
+    #[inline]
     pub(crate) fn pop(&self) -> Result<T, PopError> {
         match self {
             Store::Fifo(queue) => queue.pop(),
@@ -196,8 +204,32 @@ impl<T> Store<T> {
 
     pub(crate) fn capacity(&self) -> usize {
         match self {
-            Store::Fifo(queue) => queue.capacity().expect("herd queues are bounded"),
+            Store::Fifo(queue) => queue.capacity(),
             Store::Priority(heap) => lock(heap).capacity,
+        }
+    }
+
+    /// How many items were ever pushed (wrapping): with the count of items
+    /// marked done, what `join` waits on.
+    pub(crate) fn pushed(&self) -> usize {
+        match self {
+            Store::Fifo(queue) => queue.pushed(),
+            Store::Priority(heap) => lock(heap).pushed,
+        }
+    }
+
+    /// For a receiver that joined the line, before it looks again: see
+    /// [`Ring::sync_tail`]. The heap's lock does the same for it.
+    pub(crate) fn sync_for_taker(&self) {
+        if let Store::Fifo(queue) = self {
+            queue.sync_tail();
+        }
+    }
+
+    /// For a sender that joined the line: see [`Ring::sync_head`].
+    pub(crate) fn sync_for_giver(&self) {
+        if let Store::Fifo(queue) = self {
+            queue.sync_head();
         }
     }
 }

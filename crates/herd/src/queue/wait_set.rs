@@ -4,14 +4,24 @@
 //!
 //! The protocol, which the loom models check: a waiter registers (counter
 //! up), then looks at the queue again before it sleeps; a notifier changes
-//! the queue, then reads the counter. A `SeqCst` fence on each side means
-//! at least one of them sees the other, so no wake-up is lost.
+//! the queue, then reads the counter. At least one of them must see the
+//! other, so no wake-up is lost. Two ways make sure of it:
+//!
+//! - For items and room ([`notify_one`](WaitSet::notify_one)), no fence on
+//!   the notifier's side, which every send and receive pays: its change is
+//!   a read-modify-write on the ring's tail or head (or made under the
+//!   priority heap's lock), and the waiter performs one on the same end
+//!   after registering (`Store::sync_for_taker`, `sync_for_giver`). The
+//!   later of the two reads from the earlier, so either the notifier's
+//!   count read comes after the registration, or the waiter's look comes
+//!   after the change.
+//! - For close and for `join` ([`notify_all`](WaitSet::notify_all)), a
+//!   `SeqCst` fence on each side.
 
 use std::task::Waker;
 
+use super::ring::full_fence;
 use crate::diag::graph::Waiting;
-#[cfg(not(all(any(target_arch = "x86", target_arch = "x86_64"), not(loom))))]
-use crate::loom::atomic::fence;
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::{Mutex, lock};
 use crate::sync::line::{Line, Wake, Wakes};
@@ -96,12 +106,20 @@ impl WaitSet {
         woken
     }
 
-    /// Wakes the longest waiter, if any. Call after changing the queue.
+    /// Wakes the longest waiter, if any. Call after a push or pop (see the
+    /// module doc for why that needs no fence), or after leaving the line
+    /// with a wake-up not acted on (the line's lock orders that with every
+    /// registration).
+    #[inline]
     pub(crate) fn notify_one(&self) {
-        full_fence();
-        if self.waiting.load(Ordering::SeqCst) == 0 {
-            return;
+        if self.waiting.load(Ordering::SeqCst) != 0 {
+            self.wake_first();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_first(&self) {
         let wake = {
             let mut line = lock(&self.line);
             match line.front() {
@@ -132,20 +150,6 @@ impl WaitSet {
         }
         wakes.wake_all();
     }
-}
-
-/// A `SeqCst` fence. On x86 a locked read-modify-write is one, and costs
-/// less than `mfence`, which every send and receive would otherwise pay;
-/// elsewhere, and under loom, the fence itself.
-#[inline]
-fn full_fence() {
-    #[cfg(all(any(target_arch = "x86", target_arch = "x86_64"), not(loom)))]
-    {
-        let dummy = AtomicUsize::new(0);
-        let _ = dummy.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
-    }
-    #[cfg(not(all(any(target_arch = "x86", target_arch = "x86_64"), not(loom))))]
-    fence(Ordering::SeqCst);
 }
 
 /// How long a blocked thread tries again before it joins the line and
