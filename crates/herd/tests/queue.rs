@@ -148,12 +148,9 @@ async fn a_dropped_receive_passes_its_wake_up_on() {
     let (tx, rx) = bounded(4);
     let mut first = rx.recv();
     let mut second = rx.recv();
-    // A receive that finds the queue empty first lets other tasks run
-    // once, then joins the line on its next poll.
-    for _ in 0..2 {
-        assert!(poll_once(&mut first).is_pending());
-        assert!(poll_once(&mut second).is_pending());
-    }
+    // A receive that finds the queue empty joins the line at once.
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut second).is_pending());
     tx.try_send(1).unwrap(); // wakes `first`, which never looks
     drop(first);
     assert_eq!(
@@ -177,24 +174,42 @@ impl std::task::Wake for Counter {
 }
 
 #[test]
-fn a_receive_on_an_empty_queue_lets_others_run_once_then_waits_for_a_send() {
+fn a_receive_on_an_empty_queue_waits_in_line_without_spinning() {
     use std::sync::atomic::Ordering::SeqCst;
     let (tx, rx) = bounded(4);
     let counter = std::sync::Arc::new(Counter(Default::default()));
     let waker = Waker::from(counter.clone());
     let mut cx = Context::from_waker(&waker);
     let mut recv = rx.recv();
-    assert!(Pin::new(&mut recv).poll(&mut cx).is_pending());
-    assert_eq!(counter.0.load(SeqCst), 1, "rescheduled itself: a yield");
-    assert!(Pin::new(&mut recv).poll(&mut cx).is_pending());
-    assert_eq!(counter.0.load(SeqCst), 1, "now in line, not spinning");
+    for _ in 0..3 {
+        assert!(Pin::new(&mut recv).poll(&mut cx).is_pending());
+    }
+    assert_eq!(
+        counter.0.load(SeqCst),
+        0,
+        "in line, never woken for nothing"
+    );
     tx.try_send(9).unwrap();
-    assert_eq!(counter.0.load(SeqCst), 2, "woken by the send");
+    assert_eq!(counter.0.load(SeqCst), 1, "woken by the send");
     assert_eq!(Pin::new(&mut recv).poll(&mut cx), Poll::Ready(Ok(9)));
-    // The next receive yields once again.
-    let mut next = rx.recv();
-    assert!(Pin::new(&mut next).poll(&mut cx).is_pending());
-    assert_eq!(counter.0.load(SeqCst), 3);
+    // A send that finds the queue full waits the same way.
+    let (tx, rx) = bounded(1);
+    tx.try_send(1).unwrap();
+    let mut send = tx.send(2);
+    for _ in 0..3 {
+        assert!(Pin::new(&mut send).poll(&mut cx).is_pending());
+    }
+    assert_eq!(
+        counter.0.load(SeqCst),
+        1,
+        "in line, never woken for nothing"
+    );
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(counter.0.load(SeqCst), 2, "woken by the receive");
+    assert_eq!(
+        Pin::new(&mut send).poll(&mut cx),
+        Poll::Ready(Ok(Sent::Queued))
+    );
 }
 
 #[tokio::test]
@@ -203,12 +218,9 @@ async fn a_dropped_send_loses_nothing_else() {
     tx.send(1).await.unwrap();
     let mut first = tx.send(2);
     let mut second = tx.send(3);
-    // A send that finds the queue full first lets other tasks run once,
-    // then joins the line on its next poll.
-    for _ in 0..2 {
-        assert!(poll_once(&mut first).is_pending());
-        assert!(poll_once(&mut second).is_pending());
-    }
+    // A send that finds the queue full joins the line at once.
+    assert!(poll_once(&mut first).is_pending());
+    assert!(poll_once(&mut second).is_pending());
     assert_eq!(rx.recv().await, Ok(1)); // wakes `first`
     drop(first); // which gives up: its wake-up goes to `second`
     assert_eq!(poll_once(&mut second), Poll::Ready(Ok(Sent::Queued)));

@@ -555,11 +555,7 @@ impl Builder {
             Sender {
                 shared: shared.clone(),
             },
-            Receiver {
-                shared,
-                next: None,
-                next_yielded: false,
-            },
+            Receiver { shared, next: None },
         )
     }
 }
@@ -637,7 +633,6 @@ impl<T> Sender<T> {
             shared: &self.shared,
             item: Some(item),
             key: None,
-            yielded: false,
             at: std::panic::Location::caller(),
         }
     }
@@ -962,9 +957,6 @@ pub struct SendFuture<'a, T> {
     key: Option<usize>,
     /// Where it was called, for diagnostics.
     at: Site,
-    /// Found the queue full once and let other tasks run before joining
-    /// the line.
-    yielded: bool,
 }
 
 impl<T> SendFuture<'_, T> {
@@ -1001,14 +993,6 @@ impl<T> Future for SendFuture<'_, T> {
                     return Poll::Ready(sent);
                 }
                 Err(item) => this.item = Some(item),
-            }
-            if this.key.is_none() && !this.yielded {
-                // Full: a receiver on another worker is usually making
-                // room right now. Let it, once, before paying for a place
-                // in line and a wake-up.
-                this.yielded = true;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
             }
             match this.key {
                 None => {
@@ -1063,8 +1047,6 @@ pub struct Receiver<T> {
     shared: Arc<Shared<T>>,
     /// The place in line of this receiver's [`Stream`] polling.
     next: Option<usize>,
-    /// Its [`Stream`] polling let other tasks run once for this item.
-    next_yielded: bool,
 }
 
 impl<T> Receiver<T> {
@@ -1096,7 +1078,6 @@ impl<T> Receiver<T> {
             shared: &self.shared,
             key: None,
             at: std::panic::Location::caller(),
-            yielded: false,
         }
     }
 
@@ -1376,7 +1357,6 @@ impl<T> Clone for Receiver<T> {
         Receiver {
             shared: self.shared.clone(),
             next: None,
-            next_yielded: false,
         }
     }
 }
@@ -1407,11 +1387,9 @@ impl<T> fmt::Debug for Receiver<T> {
 }
 
 /// Polls for an item: the one loop behind `recv` and the `Stream`.
-/// `yielded` is the caller's: set once it let other tasks run.
 fn poll_recv<T>(
     shared: &Shared<T>,
     key: &mut Option<usize>,
-    yielded: &mut bool,
     at: Site,
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, RecvError>> {
@@ -1422,17 +1400,8 @@ fn poll_recv<T>(
                 if let Some(key) = key.take() {
                     shared.takers.leave(key);
                 }
-                *yielded = false;
                 return Poll::Ready(done);
             }
-        }
-        if key.is_none() && !*yielded {
-            // Empty: a sender on this worker or another is usually about
-            // to send. Let it, once, before paying for a place in line and
-            // a wake-up (as a send that finds the queue full does).
-            *yielded = true;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
         }
         match *key {
             None => *key = Some(shared.wait_for_item(Wake::Task(cx.waker().clone()), at)),
@@ -1460,14 +1429,7 @@ impl<T> Stream for Receiver<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        poll_recv(
-            &this.shared,
-            &mut this.next,
-            &mut this.next_yielded,
-            STREAM,
-            cx,
-        )
-        .map(Result::ok)
+        poll_recv(&this.shared, &mut this.next, STREAM, cx).map(Result::ok)
     }
 }
 
@@ -1496,9 +1458,6 @@ pub struct RecvFuture<'a, T> {
     key: Option<usize>,
     /// Where it was called, for diagnostics.
     at: Site,
-    /// Found the queue empty once and let other tasks run before joining
-    /// the line.
-    yielded: bool,
 }
 
 impl<T> Future for RecvFuture<'_, T> {
@@ -1506,7 +1465,7 @@ impl<T> Future for RecvFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        poll_recv(this.shared, &mut this.key, &mut this.yielded, this.at, cx)
+        poll_recv(this.shared, &mut this.key, this.at, cx)
     }
 }
 
