@@ -343,8 +343,24 @@ fn a_run_resumed_after_every_worker_stopped_runs_only_what_had_not_finished() {
     assert_eq!(again.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
 
+    // The worker starts only once the resumed run has looked at the jobs
+    // (it listens for their ends after that): a job a worker finished
+    // before that look counts as finished before the resume and is not
+    // printed, so a worker started earlier would make the count below
+    // depend on timing.
+    let looked_after = sql(&server, "SELECT clock_timestamp()");
+    let resumed = run(true);
+    eventually("the resumed run waits for its jobs", || {
+        sql(
+            &server,
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE query LIKE 'LISTEN%' AND backend_start > '{looked_after}'"
+            ),
+        ) != "0"
+    });
     let worker = worker(&server, "4", "30");
-    let resumed = wait_output(run(true), Duration::from_secs(60));
+    let resumed = wait_output(resumed, Duration::from_secs(60));
     assert!(resumed.status.success());
     let printed = lines(&resumed.stdout);
     assert_eq!(printed.len(), 100 - before.len(), "only what had not run");
