@@ -256,7 +256,7 @@ impl<T> Shared<T> {
             Overflow::DropOldest => match self.items.force_push(item) {
                 Ok(None) => Ok(Sent::Queued),
                 Ok(Some(evicted)) => {
-                    self.finished(1);
+                    self.finished();
                     Ok(Sent::Evicted(evicted))
                 }
                 Err(item) => Err(SendError::Closed(item)),
@@ -307,19 +307,29 @@ impl<T> Shared<T> {
 
     /// Items pushed and not marked done. The done count is read first: an
     /// item counted done was pushed before, so its push is counted too.
+    /// Both counts run modulo the store's cycle.
     fn unfinished(&self) -> usize {
         let done = self.done.load(Ordering::SeqCst);
-        self.items.pushed().wrapping_sub(done)
+        let cycle = self.items.cycle();
+        (self.items.pushed() + cycle - done) % cycle
     }
 
-    /// `n` pushed items will not be worked on any more (done or evicted).
-    fn finished(&self, n: usize) {
-        let done = self.done.fetch_add(n, Ordering::SeqCst).wrapping_add(n);
+    /// One pushed item will not be worked on any more (done or evicted).
+    fn finished(&self) {
+        let cycle = self.items.cycle();
+        let step = |by: usize| move |done: usize| Some((done + by) % cycle);
+        let before = self
+            .done
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, step(1))
+            .expect("the step always gives a value");
         // Every item counted done was pushed before, so this read of the
-        // pushed count includes them: more done than pushed is misuse.
-        let unfinished = self.items.pushed().wrapping_sub(done);
-        if unfinished > isize::MAX as usize {
-            self.done.fetch_sub(n, Ordering::SeqCst);
+        // pushed count includes them: more done than pushed is misuse,
+        // and shows as a count past half the cycle.
+        let unfinished = (self.items.pushed() + cycle - (before + 1) % cycle) % cycle;
+        if unfinished > cycle / 2 {
+            let _ = self
+                .done
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, step(cycle - 1));
             panic!("done() called more times than items were sent");
         }
         if unfinished == 0 {
@@ -758,7 +768,7 @@ impl<T> Sender<T> {
             match shared.try_send(item) {
                 Ok(sent) => {
                     if let Some(key) = key {
-                        shared.givers.leave(key);
+                        shared.givers.leave_after_success(key);
                     }
                     return sent;
                 }
@@ -988,7 +998,7 @@ impl<T> Future for SendFuture<'_, T> {
             match shared.try_send(item) {
                 Ok(sent) => {
                     if let Some(key) = this.key.take() {
-                        shared.givers.leave(key);
+                        shared.givers.leave_after_success(key);
                     }
                     return Poll::Ready(sent);
                 }
@@ -1178,7 +1188,7 @@ impl<T> Receiver<T> {
                 Err(RecvError::Empty) => {}
                 done => {
                     if let Some(key) = key {
-                        shared.takers.leave(key);
+                        shared.takers.leave_after_success(key);
                     }
                     return done;
                 }
@@ -1260,7 +1270,7 @@ impl<T> Receiver<T> {
     /// # }
     /// ```
     pub fn done(&self) {
-        self.shared.finished(1);
+        self.shared.finished();
     }
 
     /// As [`Sender::join`].
@@ -1398,7 +1408,7 @@ fn poll_recv<T>(
             Err(RecvError::Empty) => {}
             done => {
                 if let Some(key) = key.take() {
-                    shared.takers.leave(key);
+                    shared.takers.leave_after_success(key);
                 }
                 return Poll::Ready(done);
             }
@@ -1577,7 +1587,7 @@ impl<T> DerefMut for Tracked<T> {
 
 impl<T> Drop for Tracked<T> {
     fn drop(&mut self) {
-        self.shared.finished(1);
+        self.shared.finished();
     }
 }
 

@@ -213,3 +213,38 @@ fn loom_a_close_racing_an_eviction_stays_closed() {
         assert_eq!(ring.pop(), Err(PopError::Closed));
     });
 }
+
+#[test]
+fn loom_a_receiver_that_finds_an_item_after_joining_passes_on_its_wake_up() {
+    // Two receivers in line, two items: a receiver whose own look after
+    // joining the line takes the first item, while the second item's send
+    // wakes it as the front of the line, must hand that wake-up on, or
+    // the other receiver sleeps beside the second item. Modelled on the
+    // priority queue: on the ring, a receiver spinning on a half-done
+    // push makes loom exceed its branch limit with two receivers.
+    loom::model(|| {
+        let (tx, rx) = Builder::new(2).priority::<u8>().build();
+        let first = {
+            let rx = rx.clone();
+            thread::spawn(move || block_on(rx.recv()))
+        };
+        let second = {
+            let rx = rx.clone();
+            thread::spawn(move || block_on(rx.recv()))
+        };
+        let sender = {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                assert_eq!(tx.try_send(1), Ok(Sent::Queued));
+                assert_eq!(tx.try_send(2), Ok(Sent::Queued));
+            })
+        };
+        sender.join().unwrap();
+        let mut got = [
+            first.join().unwrap().unwrap(),
+            second.join().unwrap().unwrap(),
+        ];
+        got.sort();
+        assert_eq!(got, [1, 2]);
+    });
+}

@@ -91,6 +91,20 @@ impl<T> Ring<T> {
         }
     }
 
+    /// A ring whose positions start at the last lap a position can count,
+    /// for tests of the wrap.
+    #[cfg(all(test, not(loom)))]
+    fn at_last_lap(capacity: usize) -> Self {
+        let ring = Ring::new(capacity);
+        let start = (usize::MAX / ring.one_lap) * ring.one_lap;
+        ring.head.0.store(start, Ordering::Relaxed);
+        ring.tail.0.store(start, Ordering::Relaxed);
+        for (i, slot) in ring.slots.iter().enumerate() {
+            slot.stamp.store(start + i, Ordering::Relaxed);
+        }
+        ring
+    }
+
     pub(crate) fn capacity(&self) -> usize {
         self.slots.len()
     }
@@ -280,14 +294,20 @@ impl<T> Ring<T> {
         }
     }
 
-    /// How many items were ever pushed (counting those force-pushed), read
-    /// from the tail: laps times capacity plus the index. Wraps after
-    /// `2^64 / one lap` laps, more than 2^62 items.
+    /// How many items were ever pushed (counting those force-pushed),
+    /// modulo [`cycle`](Ring::cycle), read from the tail: laps times
+    /// capacity plus the index.
     pub(crate) fn pushed(&self) -> usize {
         let tail = self.tail.0.load(Ordering::SeqCst) & !self.mark_bit;
-        (tail / self.one_lap)
-            .wrapping_mul(self.slots.len())
-            .wrapping_add(tail & (self.mark_bit - 1))
+        (tail / self.one_lap) * self.slots.len() + (tail & (self.mark_bit - 1))
+    }
+
+    /// After how many pushes [`pushed`](Ring::pushed) starts again at 0:
+    /// the number of laps a position can count times the capacity. Less
+    /// than half of `usize::MAX` (one lap is more than twice the capacity),
+    /// so counts modulo it add without overflow.
+    pub(crate) fn cycle(&self) -> usize {
+        (usize::MAX / self.one_lap + 1) * self.slots.len()
     }
 
     /// A read-modify-write on the tail that changes nothing: a receiver
@@ -392,6 +412,27 @@ mod tests {
                 assert_eq!(ring.pop(), Ok(n));
                 assert_eq!(ring.len(), 0);
             }
+        }
+    }
+
+    #[test]
+    fn positions_and_the_push_count_cross_the_wrap() {
+        for capacity in [1, 3, 4] {
+            let ring = Ring::at_last_lap(capacity);
+            let (cycle, first) = (ring.cycle(), ring.pushed());
+            assert_eq!(first, cycle - capacity, "the last lap's first push");
+            for n in 0..3 * capacity + 1 {
+                ring.push(n).unwrap();
+                assert_eq!(ring.pop(), Ok(n), "first in first out across the wrap");
+                assert_eq!((ring.pushed() + cycle - first) % cycle, n + 1);
+            }
+            assert!(ring.pushed() < first, "the count started again at 0");
+            for n in 0..capacity {
+                ring.push(n).unwrap();
+            }
+            assert_eq!(ring.len(), capacity);
+            assert_eq!(ring.push(99), Err(PushError::Full(99)));
+            assert_eq!(ring.force_push(100), Ok(Some(0)));
         }
     }
 

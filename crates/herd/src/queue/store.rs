@@ -16,14 +16,18 @@ pub(crate) enum Store<T> {
     Priority(Mutex<Heap<T>>),
 }
 
+/// The heap's push count starts again at 0 after this many: a quarter of
+/// the `usize` range, so counts modulo it add without overflow.
+const HEAP_CYCLE: usize = 1 << (usize::BITS - 2);
+
 /// Items by priority; among equals, first in first out.
 pub(crate) struct Heap<T> {
     /// A binary max-heap of (item, arrival number).
     entries: Vec<(T, u64)>,
     capacity: usize,
     arrivals: u64,
-    /// Items ever pushed, counting a newcomer turned away by a full queue
-    /// under drop-oldest (pushed, then evicted).
+    /// Items ever pushed modulo [`HEAP_CYCLE`], counting a newcomer turned
+    /// away by a full queue under drop-oldest (pushed, then evicted).
     pushed: usize,
     closed: bool,
     /// `Greater` means "comes out first".
@@ -73,7 +77,7 @@ impl<T> Heap<T> {
     fn insert(&mut self, item: T) {
         self.entries.push((item, self.arrivals));
         self.arrivals += 1;
-        self.pushed = self.pushed.wrapping_add(1);
+        self.pushed = (self.pushed + 1) % HEAP_CYCLE;
         let last = self.entries.len() - 1;
         self.sift_up(last);
     }
@@ -154,7 +158,7 @@ impl<T> Store<T> {
                     heap.insert(item);
                     Ok(Some(evicted))
                 } else {
-                    heap.pushed = heap.pushed.wrapping_add(1);
+                    heap.pushed = (heap.pushed + 1) % HEAP_CYCLE;
                     Ok(Some(item))
                 }
             }
@@ -209,12 +213,21 @@ impl<T> Store<T> {
         }
     }
 
-    /// How many items were ever pushed (wrapping): with the count of items
-    /// marked done, what `join` waits on.
+    /// How many items were ever pushed, modulo [`cycle`](Store::cycle):
+    /// with the count of items marked done, what `join` waits on.
     pub(crate) fn pushed(&self) -> usize {
         match self {
             Store::Fifo(queue) => queue.pushed(),
             Store::Priority(heap) => lock(heap).pushed,
+        }
+    }
+
+    /// After how many pushes [`pushed`](Store::pushed) starts again at 0;
+    /// under half of `usize::MAX`.
+    pub(crate) fn cycle(&self) -> usize {
+        match self {
+            Store::Fifo(queue) => queue.cycle(),
+            Store::Priority(_) => HEAP_CYCLE,
         }
     }
 

@@ -106,6 +106,16 @@ impl WaitSet {
         woken
     }
 
+    /// Leaves the line after a look of its own succeeded (an item taken,
+    /// room used). A wake-up it was given meanwhile was meant for another
+    /// item or another slot of room, which this look did not use: it goes
+    /// to the next waiter, or that one could sleep beside it.
+    pub(crate) fn leave_after_success(&self, key: usize) {
+        if self.leave(key) {
+            self.notify_one();
+        }
+    }
+
     /// Wakes the longest waiter, if any. Call after a push or pop (see the
     /// module doc for why that needs no fence), or after leaving the line
     /// with a wake-up not acted on (the line's lock orders that with every
