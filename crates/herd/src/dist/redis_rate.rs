@@ -101,8 +101,10 @@ pub enum Fallback {
 /// use herd::limit::{Quota, RateError};
 ///
 /// let client = redis::Client::open(url)?; // "redis://127.0.0.1:6379/"
-/// // 100 a second per API key, burst 2, across every process of the service.
-/// let quota = Quota::per_second(100).burst(2);
+/// // 2 a second per API key, burst 2, across every process of the service.
+/// // (Slow enough that a loaded machine cannot let an interval pass
+/// // between the checks below: Redis's clock is real.)
+/// let quota = Quota::per_second(2).burst(2);
 /// let limit = RedisRateLimiter::builder(client, "api", quota, Fallback::Local)
 ///     .build()
 ///     .await?;
@@ -112,9 +114,9 @@ pub enum Fallback {
 /// match limit.check("key-42").await {
 ///     Ok(()) => panic!("the burst is spent"),
 ///     Err(refused) => {
-///         // A 429 with Retry-After: at most one interval (10 ms).
+///         // A 429 with Retry-After: at most one interval (500 ms).
 ///         let wait = refused.retry_after().unwrap();
-///         assert!(wait <= std::time::Duration::from_millis(10));
+///         assert!(wait <= std::time::Duration::from_millis(500));
 ///         assert!(matches!(refused, RateError::Limited { .. }));
 ///     }
 /// }
