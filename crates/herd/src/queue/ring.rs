@@ -21,6 +21,7 @@
 
 use std::mem::MaybeUninit;
 
+use super::wait_set::Backoff;
 use crate::loom::atomic::{AtomicUsize, Ordering};
 use crate::loom::cell::UnsafeCell;
 
@@ -139,7 +140,7 @@ impl<T> Ring<T> {
 
     #[inline]
     fn push_or_evict(&self, value: T, evict: bool) -> Result<Option<T>, PushError<T>> {
-        let mut spin = Spin::new();
+        let mut backoff = Backoff::new();
         let mut tail = self.tail.0.load(Ordering::Relaxed);
         loop {
             if tail & self.mark_bit != 0 {
@@ -202,13 +203,13 @@ impl<T> Ring<T> {
                         return Ok(Some(old));
                     }
                 }
-                spin.wait();
+                wait_out(&mut backoff);
                 tail = self.tail.0.load(Ordering::Relaxed);
             } else {
                 // A push or pop of this slot is half done: its position has
                 // moved but its stamp not yet. It finishes in a few
                 // instructions.
-                spin.wait();
+                wait_out(&mut backoff);
                 tail = self.tail.0.load(Ordering::Relaxed);
             }
         }
@@ -217,7 +218,7 @@ impl<T> Ring<T> {
     /// Takes the oldest item.
     #[inline]
     pub(crate) fn pop(&self) -> Result<T, PopError> {
-        let mut spin = Spin::new();
+        let mut backoff = Backoff::new();
         let mut head = self.head.0.load(Ordering::Relaxed);
         loop {
             let slot = &self.slots[head & (self.mark_bit - 1)];
@@ -254,10 +255,10 @@ impl<T> Ring<T> {
                         PopError::Empty
                     });
                 }
-                spin.wait();
+                wait_out(&mut backoff);
                 head = self.head.0.load(Ordering::Relaxed);
             } else {
-                spin.wait();
+                wait_out(&mut backoff);
                 head = self.head.0.load(Ordering::Relaxed);
             }
         }
@@ -332,37 +333,13 @@ impl<T> Drop for Ring<T> {
     }
 }
 
-/// Waits out another thread's half-done push or pop: a few spins, then
-/// yields of the core (the other thread may have been preempted between
-/// its two steps). Under loom, a yield each time, as loom requires.
-struct Spin {
-    #[cfg(not(loom))]
-    rounds: u32,
-}
-
-impl Spin {
-    fn new() -> Self {
-        Spin {
-            #[cfg(not(loom))]
-            rounds: 0,
-        }
-    }
-
-    #[cfg(loom)]
-    fn wait(&mut self) {
-        loom::thread::yield_now();
-    }
-
-    #[cfg(not(loom))]
-    fn wait(&mut self) {
-        if self.rounds < 6 {
-            for _ in 0..1u32 << self.rounds {
-                std::hint::spin_loop();
-            }
-            self.rounds += 1;
-        } else {
-            std::thread::yield_now();
-        }
+/// Waits out another thread's half-done push or pop: the queue's
+/// [`Backoff`] (spins, then yields of the core), and once it would park,
+/// a yield each time (the other thread may have been preempted between its
+/// two steps; under loom, as loom requires).
+fn wait_out(backoff: &mut Backoff) {
+    if !backoff.snooze() {
+        crate::loom::thread::yield_now();
     }
 }
 

@@ -165,7 +165,8 @@ impl WaitSet {
 /// How long a blocked thread tries again before it joins the line and
 /// parks: a few rounds of spinning, then of yielding the core. Another
 /// thread usually makes room or sends within that time, and a park and
-/// wake-up cost microseconds each. None under loom.
+/// wake-up cost microseconds each. None under loom. The ring waits out
+/// another thread's half-done step with it too.
 pub(crate) struct Backoff(u32);
 
 #[cfg(not(loom))]
