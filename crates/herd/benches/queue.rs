@@ -13,12 +13,21 @@
 //! messages arrive (or, under drop-oldest, arrive or come back evicted),
 //! and their sum is that of `0..M`.
 //!
+//! `herd` runs its tasks under tokio's cooperative budget, as every tokio
+//! task does (each completed send and receive uses a unit of it, as tokio's
+//! `mpsc` does); `herd_unconstrained` runs the same code with the tasks
+//! opted out, as the other peers run (they do not use the budget).
+//! `stall_mpmc_4_4` reports not throughput but, per iteration of
+//! `mpmc_4_4`, the longest wait for a turn of a probe task on the same
+//! runtime.
+//!
 //! Run with `cargo bench -p herd --bench queue`.
 
 use std::future::Future;
 use std::hint::black_box;
-use std::sync::Barrier;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
@@ -176,13 +185,37 @@ impl AsyncRx for kanal::AsyncReceiver<u64> {
     }
 }
 
+/// Whether the producer and consumer tasks run under tokio's cooperative
+/// budget, as every task does, or opt out of it.
+#[derive(Clone, Copy)]
+enum Budget {
+    Kept,
+    Unconstrained,
+}
+
+fn spawn<F>(budget: Budget, task: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match budget {
+        Budget::Kept => tokio::spawn(task),
+        Budget::Unconstrained => tokio::spawn(tokio::task::coop::unconstrained(task)),
+    }
+}
+
 /// Spawns one task per receiver in `rxs` and `producers` tasks that send
 /// their shares of `0..M` through clones of `tx`; waits for all of them.
-async fn run_async<S: AsyncTx, R: AsyncRx>(tx: S, rxs: Vec<R>, producers: u64) -> Tally {
+async fn run_async<S: AsyncTx, R: AsyncRx>(
+    tx: S,
+    rxs: Vec<R>,
+    producers: u64,
+    budget: Budget,
+) -> Tally {
     let consumers: Vec<_> = rxs
         .into_iter()
         .map(|mut rx| {
-            tokio::spawn(async move {
+            spawn(budget, async move {
                 let mut tally = Tally::default();
                 while let Some(v) = rx.take().await {
                     tally.received += 1;
@@ -195,7 +228,7 @@ async fn run_async<S: AsyncTx, R: AsyncRx>(tx: S, rxs: Vec<R>, producers: u64) -
     let producers: Vec<_> = (0..producers)
         .map(|p| {
             let tx = tx.clone();
-            tokio::spawn(async move {
+            spawn(budget, async move {
                 let mut tally = Tally::default();
                 for v in share(p, producers) {
                     if let Some(old) = tx.put(v).await {
@@ -217,33 +250,40 @@ async fn run_async<S: AsyncTx, R: AsyncRx>(tx: S, rxs: Vec<R>, producers: u64) -
 
 async fn herd_async(producers: u64, consumers: u64) -> Tally {
     let (tx, rx) = herd::queue::bounded(CAP);
-    run_async(tx, fan(rx, consumers), producers).await
+    run_async(tx, fan(rx, consumers), producers, Budget::Kept).await
+}
+
+/// herd with its tasks out of tokio's cooperative budget, as the peers
+/// other than tokio run: what the budget costs when nothing else waits.
+async fn herd_unconstrained(producers: u64, consumers: u64) -> Tally {
+    let (tx, rx) = herd::queue::bounded(CAP);
+    run_async(tx, fan(rx, consumers), producers, Budget::Unconstrained).await
 }
 
 async fn herd_drop_oldest(producers: u64, consumers: u64) -> Tally {
     let (tx, rx) = Builder::new(CAP).overflow(Overflow::DropOldest).build();
-    run_async(tx, fan(rx, consumers), producers).await
+    run_async(tx, fan(rx, consumers), producers, Budget::Kept).await
 }
 
 async fn tokio_mpsc(producers: u64, consumers: u64) -> Tally {
     assert_eq!(consumers, 1, "tokio's mpsc has one receiver");
     let (tx, rx) = tokio::sync::mpsc::channel(CAP);
-    run_async(tx, vec![rx], producers).await
+    run_async(tx, vec![rx], producers, Budget::Kept).await
 }
 
 async fn async_channel_async(producers: u64, consumers: u64) -> Tally {
     let (tx, rx) = async_channel::bounded(CAP);
-    run_async(tx, fan(rx, consumers), producers).await
+    run_async(tx, fan(rx, consumers), producers, Budget::Kept).await
 }
 
 async fn flume_async(producers: u64, consumers: u64) -> Tally {
     let (tx, rx) = flume::bounded(CAP);
-    run_async(tx, fan(rx, consumers), producers).await
+    run_async(tx, fan(rx, consumers), producers, Budget::Kept).await
 }
 
 async fn kanal_async(producers: u64, consumers: u64) -> Tally {
     let (tx, rx) = kanal::bounded_async(CAP);
-    run_async(tx, fan(rx, consumers), producers).await
+    run_async(tx, fan(rx, consumers), producers, Budget::Kept).await
 }
 
 /// One async group: `producers` producer tasks and `consumers` consumer
@@ -254,6 +294,7 @@ fn async_group(c: &mut Criterion, rt: &Runtime, name: &str, producers: u64, cons
     macro_rules! cases {
         ($each:ident) => {
             $each!("herd", herd_async);
+            $each!("herd_unconstrained", herd_unconstrained);
             if consumers == 1 {
                 $each!("tokio_mpsc", tokio_mpsc);
             }
@@ -278,6 +319,75 @@ fn async_group(c: &mut Criterion, rt: &Runtime, name: &str, producers: u64, cons
     macro_rules! bench_case {
         ($id:expr, $body:expr) => {
             bench_async(&mut group, rt, $id, move || $body(producers, consumers))
+        };
+    }
+    cases!(bench_case);
+    group.finish();
+}
+
+// ---- stall_mpmc_4_4 ---------------------------------------------------------
+
+/// Runs `body` beside a probe task that only yields, and returns `body`'s
+/// tally with the longest time the probe waited for a turn: how long the
+/// queue's tasks kept a worker from the other tasks (and timers) queued
+/// on it.
+async fn with_probe<F: Future<Output = Tally>>(body: F) -> (Tally, Duration) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let probe = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let mut longest = Duration::ZERO;
+            let mut last = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                tokio::task::yield_now().await;
+                let now = Instant::now();
+                longest = longest.max(now - last);
+                last = now;
+            }
+            longest
+        }
+    });
+    let tally = body.await;
+    stop.store(true, Ordering::Relaxed);
+    (tally, probe.await.expect("probe panicked"))
+}
+
+/// `mpmc_4_4` again, each iteration beside a probe task; the time reported
+/// is not the iteration's but the probe's longest wait for a turn in it.
+fn stall_mpmc(c: &mut Criterion, rt: &Runtime) {
+    let mut group = c.benchmark_group("stall_mpmc_4_4");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    macro_rules! cases {
+        ($each:ident) => {
+            $each!("herd", herd_async);
+            $each!("herd_unconstrained", herd_unconstrained);
+            $each!("async_channel", async_channel_async);
+            $each!("flume", flume_async);
+            $each!("kanal", kanal_async);
+        };
+    }
+    macro_rules! bench_case {
+        ($id:expr, $body:expr) => {
+            group.bench_function($id, |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async move {
+                        tokio::spawn(async move {
+                            let mut stalls = Duration::ZERO;
+                            for _ in 0..iters {
+                                let (tally, stall) = with_probe($body(4, 4)).await;
+                                assert_eq!(tally.received, M);
+                                stalls += stall;
+                            }
+                            stalls
+                        })
+                        .await
+                        .expect("benchmark body panicked")
+                    })
+                })
+            })
         };
     }
     cases!(bench_case);
@@ -483,6 +593,7 @@ fn benches(c: &mut Criterion) {
     async_group(c, &rt, "spsc", 1, 1);
     async_group(c, &rt, "mpsc_4_1", 4, 1);
     async_group(c, &rt, "mpmc_4_4", 4, 4);
+    stall_mpmc(c, &rt);
     blocking_mpmc(c);
     policy_spsc(c, &rt);
 }

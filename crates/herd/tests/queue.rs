@@ -3,6 +3,9 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::SeqCst;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -531,4 +534,104 @@ async fn sinks_under_contention_deliver_every_item_exactly_once() {
     }
     all.sort_unstable();
     assert_eq!(all, (0..SINKS * EACH).collect::<Vec<_>>());
+}
+
+/// Spawns a task on the current thread that raises a flag when it first
+/// runs; the flag tells a loop on the same thread whether it yielded.
+fn flag_raised_by_another_task() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let raise = flag.clone();
+    tokio::spawn(async move { raise.store(true, SeqCst) });
+    flag
+}
+
+// A loop over a queue that is always ready (room to send, items to
+// receive) never waits; each completed send and receive takes a unit of
+// tokio's task budget, so the loop still gives the thread's other tasks a
+// turn, as tokio's own channels do, instead of holding the thread until the
+// loop ends.
+#[tokio::test(flavor = "current_thread")]
+async fn loops_over_a_ready_queue_let_the_threads_other_tasks_run() {
+    const N: usize = 10_000;
+    let (tx, mut rx) = bounded(N);
+
+    let flag = flag_raised_by_another_task();
+    let mut sent = 0;
+    while sent < N && !flag.load(SeqCst) {
+        tx.send(sent).await.unwrap();
+        sent += 1;
+    }
+    assert!(
+        (1..1_000).contains(&sent),
+        "another task ran after {sent} sends"
+    );
+    for n in sent..N {
+        tx.try_send(n).unwrap();
+    }
+
+    let flag = flag_raised_by_another_task();
+    let mut received = 0;
+    while received < N && !flag.load(SeqCst) {
+        assert_eq!(rx.recv().await, Ok(received));
+        received += 1;
+    }
+    assert!(
+        (1..1_000).contains(&received),
+        "another task ran after {received} receives"
+    );
+
+    let flag = flag_raised_by_another_task();
+    let mut streamed = 0;
+    while received + streamed < N && !flag.load(SeqCst) {
+        assert_eq!(rx.next().await, Some(received + streamed));
+        streamed += 1;
+    }
+    assert!(
+        (1..1_000).contains(&streamed),
+        "another task ran after {streamed} stream items"
+    );
+    assert_eq!(
+        rx.len(),
+        N - received - streamed,
+        "nothing lost or taken twice"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_sink_fed_by_a_ready_stream_lets_the_threads_other_tasks_run() {
+    use futures::SinkExt;
+
+    let (tx, rx) = bounded(10_000);
+    let mut sink = tx.into_sink();
+    let flag = flag_raised_by_another_task();
+    let mut fed = 0;
+    while fed < 10_000 && !flag.load(SeqCst) {
+        sink.feed(fed).await.unwrap();
+        fed += 1;
+    }
+    assert!(
+        (1..1_000).contains(&fed),
+        "another task ran after {fed} items fed"
+    );
+    assert_eq!(rx.len(), fed);
+    assert_eq!(rx.try_recv(), Ok(0));
+}
+
+// The budget is tokio's, so tokio's opt-out works: a loop wrapped in
+// `unconstrained` keeps the thread until it ends.
+#[tokio::test(flavor = "current_thread")]
+async fn an_unconstrained_loop_keeps_the_thread() {
+    const N: usize = 10_000;
+    let (tx, rx) = bounded(N);
+    let flag = flag_raised_by_another_task();
+    tokio::task::coop::unconstrained(async {
+        for n in 0..N {
+            tx.send(n).await.unwrap();
+            assert_eq!(rx.recv().await, Ok(n));
+        }
+    })
+    .await;
+    assert!(!flag.load(SeqCst));
+    tokio::task::yield_now().await;
+    assert!(flag.load(SeqCst));
 }

@@ -5,12 +5,13 @@ use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use std::cmp::Ordering as Order;
 
 use futures_util::Stream;
+use tokio::task::coop;
 
 use super::ring::{PopError, PushError};
 use super::store::Store;
@@ -612,7 +613,9 @@ impl<T> Sender<T> {
         self.shared.overflow
     }
 
-    /// Sends `item`; under [`Overflow::Block`] waits for room.
+    /// Sends `item`; under [`Overflow::Block`] waits for room. On tokio,
+    /// a send that completes uses a unit of the task's budget and may
+    /// yield first (see the [module doc](crate::queue)).
     ///
     /// # Errors
     ///
@@ -990,6 +993,7 @@ impl<T> Future for SendFuture<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let shared = this.shared;
+        let budget = ready!(coop::poll_proceed(cx));
         loop {
             let item = this
                 .item
@@ -1000,6 +1004,7 @@ impl<T> Future for SendFuture<'_, T> {
                     if let Some(key) = this.key.take() {
                         shared.givers.leave_after_success(key);
                     }
+                    budget.made_progress();
                     return Poll::Ready(sent);
                 }
                 Err(item) => this.item = Some(item),
@@ -1060,7 +1065,9 @@ pub struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
-    /// Waits for an item.
+    /// Waits for an item. On tokio, a receive that completes uses a unit
+    /// of the task's budget and may yield first (see the
+    /// [module doc](crate::queue)).
     ///
     /// # Errors
     ///
@@ -1403,6 +1410,7 @@ fn poll_recv<T>(
     at: Site,
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, RecvError>> {
+    let budget = ready!(coop::poll_proceed(cx));
     loop {
         match shared.try_recv() {
             Err(RecvError::Empty) => {}
@@ -1410,6 +1418,7 @@ fn poll_recv<T>(
                 if let Some(key) = key.take() {
                     shared.takers.leave_after_success(key);
                 }
+                budget.made_progress();
                 return Poll::Ready(done);
             }
         }

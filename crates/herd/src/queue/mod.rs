@@ -24,6 +24,14 @@
 //! `try_` form, and with a timeout; the receiver is also a `Stream`, and
 //! [`Sender::into_sink`] makes a sender a `Sink`.
 //!
+//! On tokio, every send and receive that completes (and every item a sink
+//! takes) uses one unit of the task's cooperative budget, as tokio's own
+//! channels do. A loop over a queue that always has items or room never
+//! waits, so without it the loop would keep its worker thread, and the
+//! tasks and timers queued there, until it ended; with it the loop yields
+//! every so often. A loop that must not yield can opt out with
+//! `tokio::task::coop::unconstrained`. Outside tokio nothing changes.
+//!
 //! When to use something else: to hand one value to one task, a
 //! `tokio::sync::oneshot`; to broadcast every item to every receiver,
 //! `tokio::sync::broadcast`; to run jobs with a worker count, a result per

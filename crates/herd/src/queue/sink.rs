@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use futures_sink::Sink;
+use tokio::task::coop;
 
 use super::{Overflow, SendError, Sender, Sent};
 
@@ -147,7 +148,14 @@ impl<T: Send + 'static> Sink<T> for SendSink<T> {
     type Error = SendError<T>;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
-        self.poll_flush(cx)
+        let this = self.get_mut();
+        if this.sending.is_none() {
+            // The item about to go in takes its unit of the task's budget
+            // here, as a send does, so forwarding a stream that is always
+            // ready still lets the thread's other tasks run.
+            ready!(coop::poll_proceed(cx)).made_progress();
+        }
+        Pin::new(this).poll_flush(cx)
     }
 
     fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), SendError<T>> {
