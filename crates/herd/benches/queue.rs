@@ -13,10 +13,10 @@
 //! messages arrive (or, under drop-oldest, arrive or come back evicted),
 //! and their sum is that of `0..M`.
 //!
-//! `herd` runs its tasks under tokio's cooperative budget, as every tokio
-//! task does (each completed send and receive uses a unit of it, as tokio's
-//! `mpsc` does); `herd_unconstrained` runs the same code with the tasks
-//! opted out, as the other peers run (they do not use the budget).
+//! `herd` is the default queue, which uses tokio's cooperative task budget
+//! (a unit per completed send and receive, as tokio's `mpsc` does);
+//! `herd_no_budget` is built with `cooperative(false)`, as the other peers
+//! run (they do not use the budget).
 //! `stall_mpmc_4_4` reports not throughput but, per iteration of
 //! `mpmc_4_4`, the longest wait for a turn of a probe task on the same
 //! runtime.
@@ -185,37 +185,13 @@ impl AsyncRx for kanal::AsyncReceiver<u64> {
     }
 }
 
-/// Whether the producer and consumer tasks run under tokio's cooperative
-/// budget, as every task does, or opt out of it.
-#[derive(Clone, Copy)]
-enum Budget {
-    Kept,
-    Unconstrained,
-}
-
-fn spawn<F>(budget: Budget, task: F) -> tokio::task::JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    match budget {
-        Budget::Kept => tokio::spawn(task),
-        Budget::Unconstrained => tokio::spawn(tokio::task::coop::unconstrained(task)),
-    }
-}
-
 /// Spawns one task per receiver in `rxs` and `producers` tasks that send
 /// their shares of `0..M` through clones of `tx`; waits for all of them.
-async fn run_async<S: AsyncTx, R: AsyncRx>(
-    tx: S,
-    rxs: Vec<R>,
-    producers: u64,
-    budget: Budget,
-) -> Tally {
+async fn run_async<S: AsyncTx, R: AsyncRx>(tx: S, rxs: Vec<R>, producers: u64) -> Tally {
     let consumers: Vec<_> = rxs
         .into_iter()
         .map(|mut rx| {
-            spawn(budget, async move {
+            tokio::spawn(async move {
                 let mut tally = Tally::default();
                 while let Some(v) = rx.take().await {
                     tally.received += 1;
@@ -228,7 +204,7 @@ async fn run_async<S: AsyncTx, R: AsyncRx>(
     let producers: Vec<_> = (0..producers)
         .map(|p| {
             let tx = tx.clone();
-            spawn(budget, async move {
+            tokio::spawn(async move {
                 let mut tally = Tally::default();
                 for v in share(p, producers) {
                     if let Some(old) = tx.put(v).await {
@@ -250,40 +226,40 @@ async fn run_async<S: AsyncTx, R: AsyncRx>(
 
 async fn herd_async(producers: u64, consumers: u64) -> Tally {
     let (tx, rx) = herd::queue::bounded(CAP);
-    run_async(tx, fan(rx, consumers), producers, Budget::Kept).await
+    run_async(tx, fan(rx, consumers), producers).await
 }
 
-/// herd with its tasks out of tokio's cooperative budget, as the peers
-/// other than tokio run: what the budget costs when nothing else waits.
-async fn herd_unconstrained(producers: u64, consumers: u64) -> Tally {
-    let (tx, rx) = herd::queue::bounded(CAP);
-    run_async(tx, fan(rx, consumers), producers, Budget::Unconstrained).await
+/// herd without tokio's cooperative budget, as the peers other than tokio
+/// run: what the budget costs when nothing else waits.
+async fn herd_no_budget(producers: u64, consumers: u64) -> Tally {
+    let (tx, rx) = Builder::new(CAP).cooperative(false).build();
+    run_async(tx, fan(rx, consumers), producers).await
 }
 
 async fn herd_drop_oldest(producers: u64, consumers: u64) -> Tally {
     let (tx, rx) = Builder::new(CAP).overflow(Overflow::DropOldest).build();
-    run_async(tx, fan(rx, consumers), producers, Budget::Kept).await
+    run_async(tx, fan(rx, consumers), producers).await
 }
 
 async fn tokio_mpsc(producers: u64, consumers: u64) -> Tally {
     assert_eq!(consumers, 1, "tokio's mpsc has one receiver");
     let (tx, rx) = tokio::sync::mpsc::channel(CAP);
-    run_async(tx, vec![rx], producers, Budget::Kept).await
+    run_async(tx, vec![rx], producers).await
 }
 
 async fn async_channel_async(producers: u64, consumers: u64) -> Tally {
     let (tx, rx) = async_channel::bounded(CAP);
-    run_async(tx, fan(rx, consumers), producers, Budget::Kept).await
+    run_async(tx, fan(rx, consumers), producers).await
 }
 
 async fn flume_async(producers: u64, consumers: u64) -> Tally {
     let (tx, rx) = flume::bounded(CAP);
-    run_async(tx, fan(rx, consumers), producers, Budget::Kept).await
+    run_async(tx, fan(rx, consumers), producers).await
 }
 
 async fn kanal_async(producers: u64, consumers: u64) -> Tally {
     let (tx, rx) = kanal::bounded_async(CAP);
-    run_async(tx, fan(rx, consumers), producers, Budget::Kept).await
+    run_async(tx, fan(rx, consumers), producers).await
 }
 
 /// One async group: `producers` producer tasks and `consumers` consumer
@@ -294,7 +270,7 @@ fn async_group(c: &mut Criterion, rt: &Runtime, name: &str, producers: u64, cons
     macro_rules! cases {
         ($each:ident) => {
             $each!("herd", herd_async);
-            $each!("herd_unconstrained", herd_unconstrained);
+            $each!("herd_no_budget", herd_no_budget);
             if consumers == 1 {
                 $each!("tokio_mpsc", tokio_mpsc);
             }
@@ -363,7 +339,7 @@ fn stall_mpmc(c: &mut Criterion, rt: &Runtime) {
     macro_rules! cases {
         ($each:ident) => {
             $each!("herd", herd_async);
-            $each!("herd_unconstrained", herd_unconstrained);
+            $each!("herd_no_budget", herd_no_budget);
             $each!("async_channel", async_channel_async);
             $each!("flume", flume_async);
             $each!("kanal", kanal_async);

@@ -202,6 +202,8 @@ impl std::error::Error for Abandoned {}
 struct Shared<T> {
     items: Store<T>,
     overflow: Overflow,
+    /// Whether sends and receives use tokio's task budget.
+    cooperative: bool,
     resource: Resource,
     /// Receivers waiting for an item.
     takers: WaitSet,
@@ -237,6 +239,19 @@ impl<T> Shared<T> {
             .tracked
             .get_or_init(|| Watched::new(self.resource.clone()));
         Some(diag::graph::watch(tracked, at))
+    }
+
+    /// Takes a unit of tokio's task budget for a send or receive about to
+    /// be tried, if the queue is cooperative; pending when the budget is
+    /// spent (tokio polls the task again after the worker's other tasks).
+    /// Call `made_progress` on what it gives if the operation completes.
+    #[inline]
+    fn poll_budget(&self, cx: &mut Context<'_>) -> Poll<Option<coop::RestoreOnPending>> {
+        if self.cooperative {
+            coop::poll_proceed(cx).map(Some)
+        } else {
+            Poll::Ready(None)
+        }
     }
 
     fn close(&self) -> bool {
@@ -418,6 +433,7 @@ pub struct Builder {
     capacity: usize,
     overflow: Overflow,
     name: Option<Arc<str>>,
+    cooperative: bool,
 }
 
 /// A [`Builder`] for a priority queue: the same queue, but items come out
@@ -464,6 +480,7 @@ impl Builder {
             capacity,
             overflow: Overflow::Block,
             name: None,
+            cooperative: true,
         }
     }
 
@@ -493,6 +510,40 @@ impl Builder {
     /// ```
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Builder {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Whether sends and receives use tokio's cooperative task budget (on
+    /// by default; see the [module doc](crate::queue)). Off, a loop over a
+    /// queue that is always ready keeps its worker thread until it waits,
+    /// and each send and receive saves a look at the budget: for loops that
+    /// wait or yield on their own and need every nanosecond.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    ///
+    /// for cooperative in [true, false] {
+    ///     let (tx, rx) = herd::queue::Builder::new(1_000).cooperative(cooperative).build();
+    ///     let other_ran = Arc::new(AtomicBool::new(false));
+    ///     let flag = other_ran.clone();
+    ///     tokio::spawn(async move { flag.store(true, Ordering::SeqCst) });
+    ///     for n in 0..1_000 {
+    ///         tx.send(n).await.unwrap(); // room for all: never waits
+    ///     }
+    ///     // The other task had a turn only if the loop yielded.
+    ///     assert_eq!(other_ran.load(Ordering::SeqCst), cooperative);
+    ///     drop(rx);
+    ///     tokio::task::yield_now().await;
+    /// }
+    /// # }
+    /// ```
+    pub fn cooperative(mut self, cooperative: bool) -> Builder {
+        self.cooperative = cooperative;
         self
     }
 
@@ -553,6 +604,7 @@ impl Builder {
         let shared = Arc::new(Shared {
             items,
             overflow: self.overflow,
+            cooperative: self.cooperative,
             resource: Resource::new("Queue", self.name),
             takers: WaitSet::new(),
             givers: WaitSet::new(),
@@ -611,6 +663,13 @@ impl<T> Sender<T> {
     /// What this queue does when it is full.
     pub(super) fn overflow_policy(&self) -> Overflow {
         self.shared.overflow
+    }
+
+    /// For the sink: a unit of the task budget for an item about to go in.
+    pub(super) fn poll_budget(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.shared
+            .poll_budget(cx)
+            .map(|budget| budget.map_or((), |budget| budget.made_progress()))
     }
 
     /// Sends `item`; under [`Overflow::Block`] waits for room. On tokio,
@@ -993,7 +1052,7 @@ impl<T> Future for SendFuture<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let shared = this.shared;
-        let budget = ready!(coop::poll_proceed(cx));
+        let budget = ready!(shared.poll_budget(cx));
         loop {
             let item = this
                 .item
@@ -1004,7 +1063,9 @@ impl<T> Future for SendFuture<'_, T> {
                     if let Some(key) = this.key.take() {
                         shared.givers.leave_after_success(key);
                     }
-                    budget.made_progress();
+                    if let Some(budget) = budget {
+                        budget.made_progress();
+                    }
                     return Poll::Ready(sent);
                 }
                 Err(item) => this.item = Some(item),
@@ -1410,7 +1471,7 @@ fn poll_recv<T>(
     at: Site,
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, RecvError>> {
-    let budget = ready!(coop::poll_proceed(cx));
+    let budget = ready!(shared.poll_budget(cx));
     loop {
         match shared.try_recv() {
             Err(RecvError::Empty) => {}
@@ -1418,7 +1479,9 @@ fn poll_recv<T>(
                 if let Some(key) = key.take() {
                     shared.takers.leave_after_success(key);
                 }
-                budget.made_progress();
+                if let Some(budget) = budget {
+                    budget.made_progress();
+                }
                 return Poll::Ready(done);
             }
         }

@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use futures_sink::Sink;
-use tokio::task::coop;
 
 use super::{Overflow, SendError, Sender, Sent};
 
@@ -149,11 +148,13 @@ impl<T: Send + 'static> Sink<T> for SendSink<T> {
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
         let this = self.get_mut();
-        if this.sending.is_none() {
+        if this.sending.is_none()
+            && let Some(sender) = this.sender.as_ref()
+        {
             // The item about to go in takes its unit of the task's budget
             // here, as a send does, so forwarding a stream that is always
             // ready still lets the thread's other tasks run.
-            ready!(coop::poll_proceed(cx)).made_progress();
+            ready!(sender.poll_budget(cx));
         }
         Pin::new(this).poll_flush(cx)
     }
