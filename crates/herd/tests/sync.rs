@@ -769,3 +769,96 @@ async fn forgetting_a_held_permit_refuses_a_waiter_that_can_no_longer_fit() {
     ));
     assert_eq!(pool.available_permits(), 1, "what it held aside came back");
 }
+
+// ---- tokio's task budget -----------------------------------------------------
+
+/// Spawns a task on the current thread that raises a flag when it first
+/// runs; the flag tells a loop on the same thread whether it yielded.
+fn flag_raised_by_another_task() -> Arc<std::sync::atomic::AtomicBool> {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let raise = flag.clone();
+    tokio::spawn(async move { raise.store(true, std::sync::atomic::Ordering::SeqCst) });
+    flag
+}
+
+/// Runs `step` until another task on the thread runs (or `limit` steps);
+/// returns how many steps that took.
+async fn steps_until_another_task_runs<F: Future<Output = ()>>(
+    limit: usize,
+    mut step: impl FnMut() -> F,
+) -> usize {
+    let flag = flag_raised_by_another_task();
+    let mut steps = 0;
+    while steps < limit && !flag.load(std::sync::atomic::Ordering::SeqCst) {
+        step().await;
+        steps += 1;
+    }
+    steps
+}
+
+// A loop over a free lock or semaphore never waits; each acquisition takes
+// a unit of tokio's task budget, as tokio's own locks do, so the loop still
+// gives the thread's other tasks a turn instead of holding the thread until
+// it ends. Every guard and permit is given back on the way.
+#[tokio::test(flavor = "current_thread")]
+async fn loops_over_a_free_lock_let_the_threads_other_tasks_run() {
+    const LIMIT: usize = 10_000;
+    let within = 1..1_000;
+
+    let mutex = Mutex::new(0);
+    let steps = steps_until_another_task_runs(LIMIT, || async { *mutex.lock().await += 1 }).await;
+    assert!(
+        within.contains(&steps),
+        "mutex: another task ran after {steps}"
+    );
+    assert_eq!(*mutex.try_lock().expect("free"), steps);
+
+    let lock = RwLock::new(0);
+    let steps = steps_until_another_task_runs(LIMIT, || async { *lock.write().await += 1 }).await;
+    assert!(
+        within.contains(&steps),
+        "write: another task ran after {steps}"
+    );
+    let steps = steps_until_another_task_runs(LIMIT, || async {
+        drop(lock.read().await);
+    })
+    .await;
+    assert!(
+        within.contains(&steps),
+        "read: another task ran after {steps}"
+    );
+    assert!(
+        lock.try_write().is_some(),
+        "every read guard was given back"
+    );
+
+    let pool = Semaphore::new(3);
+    let steps = steps_until_another_task_runs(LIMIT, || async {
+        drop(pool.acquire_many(2).await.unwrap());
+    })
+    .await;
+    assert!(
+        within.contains(&steps),
+        "semaphore: another task ran after {steps}"
+    );
+    assert_eq!(pool.available_permits(), 3, "every permit came back");
+}
+
+// The budget is tokio's, so tokio's opt-out works: a loop wrapped in
+// `unconstrained` keeps the thread until it ends.
+#[tokio::test(flavor = "current_thread")]
+async fn an_unconstrained_lock_loop_keeps_the_thread() {
+    const N: usize = 10_000;
+    let mutex = Mutex::new(0);
+    let flag = flag_raised_by_another_task();
+    tokio::task::coop::unconstrained(async {
+        for _ in 0..N {
+            *mutex.lock().await += 1;
+        }
+    })
+    .await;
+    assert!(!flag.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(*mutex.try_lock().unwrap(), N);
+    yield_now().await;
+    assert!(flag.load(std::sync::atomic::Ordering::SeqCst));
+}

@@ -24,6 +24,14 @@
 //! the line. Dropping a waiting future never leaks a permit and never
 //! skips a waiter: permits set aside for it pass to the next in line.
 //!
+//! On tokio, every acquisition of a [`Mutex`], [`RwLock`] or [`Semaphore`]
+//! that completes uses one unit of the task's cooperative budget, as
+//! tokio's own locks do: a loop that takes a free lock over and over never
+//! waits, and would otherwise keep its worker thread (and the tasks and
+//! timers queued there) until it ended; with the budget it yields every so
+//! often. Wrap a loop in `tokio::task::coop::unconstrained` to opt out.
+//! Blocking and `try_` forms, and code outside tokio, are unaffected.
+//!
 //! When to use something else: a value only touched in short critical
 //! sections on threads, never across `.await`, can use `std::sync::Mutex`;
 //! a counter wants an atomic; a value shared read-only wants an `Arc`.

@@ -147,6 +147,8 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// Waits for the lock.
+    /// On tokio, an acquisition that completes uses a unit of the task's
+    /// budget and may yield first (see the [module doc](crate::sync)).
     ///
     /// # Cancel safety
     ///

@@ -12,9 +12,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use std::sync::{Arc, OnceLock};
+
+use tokio::task::coop;
 
 use super::line::{Line, Wake, Wakes, park};
 use super::{AcquireError, Resource};
@@ -732,10 +734,16 @@ impl<H: Holder + Unpin> Future for Acquire<H> {
             at: this.at,
             owned: H::OWNED,
         };
-        match permits.poll_acquire(this.n, &mut this.key, caller, cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(())) => Poll::Ready(Ok(this.holder.take().expect("holder"))),
-            Poll::Ready(Err(refused)) => {
+        // A unit of tokio's task budget, as tokio's own locks take: a loop
+        // that acquires a free lock never waits, and would otherwise keep
+        // its worker thread until it ends. A spent budget yields before the
+        // line is touched; the unit comes back if the acquisition waits.
+        let budget = ready!(coop::poll_proceed(cx));
+        let outcome = ready!(permits.poll_acquire(this.n, &mut this.key, caller, cx));
+        budget.made_progress();
+        match outcome {
+            Ok(()) => Poll::Ready(Ok(this.holder.take().expect("holder"))),
+            Err(refused) => {
                 let err = permits.error(refused, this.n);
                 this.holder = None;
                 Poll::Ready(Err(err))

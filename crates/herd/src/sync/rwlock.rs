@@ -133,6 +133,8 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Waits to read.
+    /// On tokio, an acquisition that completes uses a unit of the task's
+    /// budget and may yield first (see the [module doc](crate::sync)).
     ///
     /// # Cancel safety
     ///
@@ -157,6 +159,8 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Waits to write.
+    /// On tokio, an acquisition that completes uses a unit of the task's
+    /// budget and may yield first (see the [module doc](crate::sync)).
     ///
     /// # Cancel safety
     ///

@@ -152,6 +152,8 @@ impl Semaphore {
     }
 
     /// Waits for one permit.
+    /// On tokio, an acquisition that completes uses a unit of the task's
+    /// budget and may yield first (see the [module doc](crate::sync)).
     ///
     /// # Errors
     ///
@@ -180,6 +182,8 @@ impl Semaphore {
     }
 
     /// Waits for `n` permits, taken together.
+    /// On tokio, an acquisition that completes uses a unit of the task's
+    /// budget and may yield first (see the [module doc](crate::sync)).
     ///
     /// # Errors
     ///
@@ -245,6 +249,8 @@ impl Semaphore {
     }
 
     /// Waits for `n` permits, owned.
+    /// On tokio, an acquisition that completes uses a unit of the task's
+    /// budget and may yield first (see the [module doc](crate::sync)).
     ///
     /// # Errors
     ///
