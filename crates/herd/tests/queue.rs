@@ -3,14 +3,16 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::SeqCst;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures::StreamExt;
 use herd::queue::{Abandoned, Builder, Overflow, RecvError, SendError, Sent, bounded};
+
+mod common;
+
+use common::flag_raised_by_another_task;
 
 fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
@@ -534,15 +536,6 @@ async fn sinks_under_contention_deliver_every_item_exactly_once() {
     }
     all.sort_unstable();
     assert_eq!(all, (0..SINKS * EACH).collect::<Vec<_>>());
-}
-
-/// Spawns a task on the current thread that raises a flag when it first
-/// runs; the flag tells a loop on the same thread whether it yielded.
-fn flag_raised_by_another_task() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let raise = flag.clone();
-    tokio::spawn(async move { raise.store(true, SeqCst) });
-    flag
 }
 
 // A loop over a queue that is always ready (room to send, items to

@@ -10,6 +10,10 @@ use std::time::Duration;
 use herd::sync::{AcquireError, Mutex, RwLock, Semaphore};
 use tokio::task::yield_now;
 
+mod common;
+
+use common::flag_raised_by_another_task;
+
 /// Polls `fut` once with a waker that does nothing.
 fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     std::pin::Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
@@ -771,15 +775,6 @@ async fn forgetting_a_held_permit_refuses_a_waiter_that_can_no_longer_fit() {
 }
 
 // ---- tokio's task budget -----------------------------------------------------
-
-/// Spawns a task on the current thread that raises a flag when it first
-/// runs; the flag tells a loop on the same thread whether it yielded.
-fn flag_raised_by_another_task() -> Arc<std::sync::atomic::AtomicBool> {
-    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let raise = flag.clone();
-    tokio::spawn(async move { raise.store(true, std::sync::atomic::Ordering::SeqCst) });
-    flag
-}
 
 /// Runs `step` until another task on the thread runs (or `limit` steps);
 /// returns how many steps that took.

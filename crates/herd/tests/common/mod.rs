@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub const HOUR: Duration = Duration::from_secs(3600);
@@ -75,4 +75,13 @@ impl Drop for Watched {
             .collect();
         assert!(false_alarms.is_empty(), "{false_alarms:#?}");
     }
+}
+
+/// Spawns a task on the current thread that raises a flag when it first
+/// runs; the flag tells a loop on the same thread whether it yielded.
+pub fn flag_raised_by_another_task() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let raise = flag.clone();
+    tokio::spawn(async move { raise.store(true, Ordering::SeqCst) });
+    flag
 }
