@@ -502,6 +502,38 @@ async fn dropping_a_sink_with_an_item_in_line_loses_only_that_item() {
     assert_eq!(rx.try_recv(), Err(herd::queue::RecvError::Empty));
 }
 
+// A sink's waiting item is first in the senders' line; room made for it
+// wakes the sink. Dropped before it looks, the sink passes that wake-up on,
+// so the sender behind it is not left asleep beside free room.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_sink_dropped_after_its_wake_up_passes_it_to_the_next_sender() {
+    use futures::SinkExt;
+
+    let (tx, rx) = herd::queue::bounded::<u32>(1);
+    let behind = tx.clone();
+    let mut sink = tx.into_sink();
+    sink.send(1).await.unwrap();
+    sink.feed(2).await.unwrap();
+    let mut cx = Context::from_waker(Waker::noop());
+    let flush = futures::Sink::<u32>::poll_flush(Pin::new(&mut sink), &mut cx);
+    assert!(flush.is_pending(), "first in line");
+    let next = tokio::spawn(async move { behind.send(3).await.map(|_| ()) });
+    tokio::task::yield_now().await; // second in line
+    assert_eq!(rx.recv().await, Ok(1)); // wakes the sink
+    drop(sink);
+    tokio::time::timeout(Duration::from_secs(1), next)
+        .await
+        .expect("the next sender was woken")
+        .unwrap()
+        .unwrap();
+    assert_eq!(rx.recv().await, Ok(3));
+    assert_eq!(
+        rx.try_recv(),
+        Err(RecvError::Closed),
+        "the sink's item 2 was dropped, nothing else"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sinks_under_contention_deliver_every_item_exactly_once() {
     use futures::{SinkExt, StreamExt};

@@ -672,6 +672,22 @@ impl<T> Sender<T> {
             .map(|budget| budget.map_or((), |budget| budget.made_progress()))
     }
 
+    /// For the sink: drives a send waiting for room, with no budget (the
+    /// sink took the item's unit when it accepted it).
+    pub(super) fn poll_pending(
+        &self,
+        pending: &mut PendingSend<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Sent<T>, SendError<T>>> {
+        pending.poll(&self.shared, cx)
+    }
+
+    /// For the sink: gives up a send waiting for room; see
+    /// [`PendingSend::give_up`].
+    pub(super) fn give_up_pending(&self, pending: &mut PendingSend<T>) -> Option<T> {
+        pending.give_up(&self.shared)
+    }
+
     /// Sends `item`; under [`Overflow::Block`] waits for room. On tokio,
     /// a send that completes uses a unit of the task's budget and may
     /// yield first (see the [module doc](crate::queue)).
@@ -703,9 +719,7 @@ impl<T> Sender<T> {
     pub fn send(&self, item: T) -> SendFuture<'_, T> {
         SendFuture {
             shared: &self.shared,
-            item: Some(item),
-            key: None,
-            at: std::panic::Location::caller(),
+            pending: PendingSend::new(item, std::panic::Location::caller()),
         }
     }
 
@@ -757,7 +771,9 @@ impl<T> Sender<T> {
         match tokio::time::timeout(timeout, &mut send).await {
             Ok(sent) => sent,
             Err(_) => Err(SendError::TimedOut(
-                send.take_item().expect("an unfinished send holds its item"),
+                send.pending
+                    .give_up(send.shared)
+                    .expect("an unfinished send holds its item"),
             )),
         }
     }
@@ -1025,69 +1041,92 @@ impl<T> fmt::Debug for Sender<T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct SendFuture<'a, T> {
     shared: &'a Shared<T>,
-    item: Option<T>,
-    key: Option<usize>,
-    /// Where it was called, for diagnostics.
-    at: Site,
+    pending: PendingSend<T>,
 }
-
-impl<T> SendFuture<'_, T> {
-    /// Takes the item back out of an unfinished send, leaving the line.
-    fn take_item(&mut self) -> Option<T> {
-        if let Some(key) = self.key.take()
-            && self.shared.givers.leave(key)
-        {
-            self.shared.givers.notify_one();
-        }
-        self.item.take()
-    }
-}
-
-// The item is moved in and out, never pinned.
-impl<T> Unpin for SendFuture<'_, T> {}
 
 impl<T> Future for SendFuture<'_, T> {
     type Output = Result<Sent<T>, SendError<T>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let shared = this.shared;
-        let budget = ready!(shared.poll_budget(cx));
-        loop {
-            let item = this
-                .item
-                .take()
-                .expect("SendFuture polled after completion");
-            match shared.try_send(item) {
-                Ok(sent) => {
-                    if let Some(key) = this.key.take() {
-                        shared.givers.leave_after_success(key);
-                    }
-                    if let Some(budget) = budget {
-                        budget.made_progress();
-                    }
-                    return Poll::Ready(sent);
-                }
-                Err(item) => this.item = Some(item),
-            }
-            match this.key {
-                None => {
-                    this.key = Some(shared.wait_for_room(Wake::Task(cx.waker().clone()), this.at));
-                }
-                Some(key) => {
-                    if shared.givers.still_waiting(key, cx.waker()) {
-                        return Poll::Pending;
-                    }
-                    this.key = None;
-                }
-            }
+        let budget = ready!(this.shared.poll_budget(cx));
+        let sent = ready!(this.pending.poll(this.shared, cx));
+        if let Some(budget) = budget {
+            budget.made_progress();
         }
+        Poll::Ready(sent)
     }
 }
 
 impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
-        self.take_item();
+        self.pending.give_up(self.shared);
+    }
+}
+
+/// A send that may have to wait for room: its item, and its place in the
+/// line of senders once it has one. The one loop behind [`SendFuture`] and
+/// the sink; it takes no unit of the task budget (its callers do).
+pub(super) struct PendingSend<T> {
+    item: Option<T>,
+    key: Option<usize>,
+    /// Where the send was called, for diagnostics.
+    at: Site,
+}
+
+// The item is moved in and out, never pinned.
+impl<T> Unpin for PendingSend<T> {}
+
+impl<T> PendingSend<T> {
+    pub(super) fn new(item: T, at: Site) -> Self {
+        PendingSend {
+            item: Some(item),
+            key: None,
+            at,
+        }
+    }
+
+    /// Tries the send, and waits in line while the queue is full and its
+    /// policy is to block.
+    fn poll(
+        &mut self,
+        shared: &Shared<T>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Sent<T>, SendError<T>>> {
+        loop {
+            let item = self.item.take().expect("a send polled after completion");
+            match shared.try_send(item) {
+                Ok(sent) => {
+                    if let Some(key) = self.key.take() {
+                        shared.givers.leave_after_success(key);
+                    }
+                    return Poll::Ready(sent);
+                }
+                Err(item) => self.item = Some(item),
+            }
+            match self.key {
+                None => {
+                    self.key = Some(shared.wait_for_room(Wake::Task(cx.waker().clone()), self.at));
+                }
+                Some(key) => {
+                    if shared.givers.still_waiting(key, cx.waker()) {
+                        return Poll::Pending;
+                    }
+                    self.key = None;
+                }
+            }
+        }
+    }
+
+    /// Takes the item back out of an unfinished send, leaving the line; a
+    /// wake-up it received passes to the next waiting sender.
+    fn give_up(&mut self, shared: &Shared<T>) -> Option<T> {
+        if let Some(key) = self.key.take()
+            && shared.givers.leave(key)
+        {
+            shared.givers.notify_one();
+        }
+        self.item.take()
     }
 }
 

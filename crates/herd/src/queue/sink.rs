@@ -2,15 +2,14 @@
 //! end of `stream.forward(..)` or `sink.send_all(..)`.
 
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use futures_sink::Sink;
 
+use super::channel::PendingSend;
 use super::{Overflow, SendError, Sender, Sent};
-
-type Sending<T> = Pin<Box<dyn Future<Output = Result<Sent<T>, SendError<T>>> + Send>>;
+use crate::diag::Site;
 
 /// A [`Sender`] as a `futures` [`Sink`], made by [`Sender::into_sink`].
 ///
@@ -24,9 +23,11 @@ type Sending<T> = Pin<Box<dyn Future<Output = Result<Sent<T>, SendError<T>>> + S
 /// sender, which closes the queue if it was the last. An item sent to a
 /// closed queue comes back in [`SendError::Closed`].
 ///
-/// An item goes in at once when there is room (no allocation); only an item
-/// that must wait is boxed with its wait. Dropping the sink while an item
-/// waits drops that item unsent, as dropping a [`Sender::send`] future does.
+/// An item goes in at once when there is room; an item that must wait
+/// waits inside the sink, in the senders' line, as a [`Sender::send`]
+/// future would. Neither allocates. Dropping the sink while an item waits
+/// drops that item unsent and gives up its place in line, as dropping a
+/// `send` future does.
 ///
 /// # Examples
 ///
@@ -46,12 +47,15 @@ type Sending<T> = Pin<Box<dyn Future<Output = Result<Sent<T>, SendError<T>>> + S
 pub struct SendSink<T> {
     sender: Option<Sender<T>>,
     block: bool,
-    sending: Option<Sending<T>>,
+    /// The item waiting for room, under [`Overflow::Block`].
+    pending: Option<PendingSend<T>>,
+    /// Where the sink was made, for diagnostics of its waits.
+    at: Site,
     displaced: u64,
     on_displaced: Option<Box<dyn FnMut(T) + Send>>,
 }
 
-impl<T: Send + 'static> Sender<T> {
+impl<T> Sender<T> {
     /// This sender as a `futures` `Sink`; see [`SendSink`].
     ///
     /// # Examples
@@ -67,11 +71,13 @@ impl<T: Send + 'static> Sender<T> {
     /// assert_eq!(rx.recv().await, Ok(7));
     /// # }
     /// ```
+    #[track_caller]
     pub fn into_sink(self) -> SendSink<T> {
         SendSink {
             block: self.overflow_policy() == Overflow::Block,
             sender: Some(self),
-            sending: None,
+            pending: None,
+            at: std::panic::Location::caller(),
             displaced: 0,
             on_displaced: None,
         }
@@ -143,12 +149,12 @@ impl<T> SendSink<T> {
     }
 }
 
-impl<T: Send + 'static> Sink<T> for SendSink<T> {
+impl<T> Sink<T> for SendSink<T> {
     type Error = SendError<T>;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
         let this = self.get_mut();
-        if this.sending.is_none()
+        if this.pending.is_none()
             && let Some(sender) = this.sender.as_ref()
         {
             // The item about to go in takes its unit of the task's budget
@@ -171,8 +177,7 @@ impl<T: Send + 'static> Sink<T> for SendSink<T> {
             }
             // Room may come: wait for it in line, as `send` does.
             Err(SendError::Full(item)) if this.block => {
-                let sender = sender.clone();
-                this.sending = Some(Box::pin(async move { sender.send(item).await }));
+                this.pending = Some(PendingSend::new(item, this.at));
                 Ok(())
             }
             Err(error) => Err(error),
@@ -181,9 +186,10 @@ impl<T: Send + 'static> Sink<T> for SendSink<T> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
         let this = self.get_mut();
-        if let Some(sending) = this.sending.as_mut() {
-            let result = ready!(sending.as_mut().poll(cx));
-            this.sending = None;
+        if let (Some(pending), Some(sender)) = (this.pending.as_mut(), this.sender.as_ref()) {
+            // The item's budget unit was taken when the sink accepted it.
+            let result = ready!(sender.poll_pending(pending, cx));
+            this.pending = None;
             this.settle(result?);
         }
         Poll::Ready(Ok(()))
@@ -201,8 +207,16 @@ impl<T> fmt::Debug for SendSink<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SendSink")
             .field("open", &self.sender.is_some())
-            .field("waiting", &self.sending.is_some())
+            .field("waiting", &self.pending.is_some())
             .field("displaced", &self.displaced)
             .finish()
+    }
+}
+
+impl<T> Drop for SendSink<T> {
+    fn drop(&mut self) {
+        if let (Some(pending), Some(sender)) = (self.pending.as_mut(), self.sender.as_ref()) {
+            sender.give_up_pending(pending);
+        }
     }
 }
