@@ -534,6 +534,108 @@ async fn a_sink_dropped_after_its_wake_up_passes_it_to_the_next_sender() {
     );
 }
 
+// Every item a sink accepts takes a unit of the task's budget, also when
+// the item before it had to wait for room (and took none to finish): a
+// loop whose items each wait, with room coming before the next, still
+// yields.
+#[tokio::test(flavor = "current_thread")]
+async fn a_sink_whose_items_each_wait_still_uses_the_budget() {
+    use futures::Sink;
+
+    let (tx, rx) = herd::queue::bounded::<u32>(1);
+    tx.try_send(u32::MAX).unwrap(); // full
+    let mut sink = tx.into_sink();
+    let accepted = std::future::poll_fn(|cx| {
+        let mut n = 0;
+        while n < 10_000 {
+            match Pin::new(&mut sink).poll_ready(cx) {
+                Poll::Pending => break,
+                Poll::Ready(ready) => ready.unwrap(),
+            }
+            Pin::new(&mut sink).start_send(n).unwrap(); // waits in the sink
+            assert!(Pin::new(&mut sink).poll_flush(cx).is_pending(), "in line");
+            rx.try_recv().unwrap(); // room, which wakes the sink
+            n += 1;
+        }
+        Poll::Ready(n)
+    })
+    .await;
+    assert!(
+        (1..1_000).contains(&accepted),
+        "{accepted} items in one poll"
+    );
+}
+
+// `start_send` without a ready `poll_ready` while an item waits breaks the
+// `Sink` contract; the sink hands the new item back and keeps its place in
+// line, so nothing is lost and the senders behind it are still woken.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn start_send_over_a_waiting_item_hands_the_new_one_back() {
+    use futures::Sink;
+
+    let (tx, rx) = herd::queue::bounded::<u32>(1);
+    let behind = tx.clone();
+    tx.try_send(0).unwrap();
+    let mut sink = tx.into_sink();
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(Pin::new(&mut sink).poll_ready(&mut cx).is_ready());
+    Pin::new(&mut sink).start_send(1).unwrap();
+    assert!(
+        Pin::new(&mut sink).poll_flush(&mut cx).is_pending(),
+        "in line"
+    );
+    assert_eq!(Pin::new(&mut sink).start_send(2), Err(SendError::Full(2)));
+    let next = tokio::spawn(async move { behind.send(3).await.map(|_| ()) });
+    tokio::task::yield_now().await; // second in line
+    assert_eq!(rx.recv().await, Ok(0));
+    assert!(
+        Pin::new(&mut sink).poll_flush(&mut cx).is_ready(),
+        "1 went in"
+    );
+    assert_eq!(rx.recv().await, Ok(1));
+    drop(sink);
+    tokio::time::timeout(Duration::from_secs(1), next)
+        .await
+        .expect("the next sender was woken")
+        .unwrap()
+        .unwrap();
+    assert_eq!(rx.recv().await, Ok(3));
+}
+
+/// Spends what is left of the task's budget in this poll.
+fn spend_budget(cx: &mut Context<'_>) {
+    while let Poll::Ready(unit) = tokio::task::coop::poll_proceed(cx) {
+        unit.made_progress();
+    }
+}
+
+// A sender woken in line whose next poll finds the budget spent returns
+// `Pending`; dropped then, it passes the wake-up to the sender behind it.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_woken_send_dropped_at_a_spent_budget_passes_the_wake_up_on() {
+    let (tx, rx) = bounded::<u32>(1);
+    tx.try_send(0).unwrap();
+    let behind = tx.clone();
+    let mut first = tx.send(1);
+    assert!(poll_once(&mut first).is_pending());
+    let next = tokio::spawn(async move { behind.send(2).await.map(|_| ()) });
+    tokio::task::yield_now().await; // second in line
+    assert_eq!(rx.try_recv(), Ok(0)); // wakes `first`
+    let pending = std::future::poll_fn(|cx| {
+        spend_budget(cx);
+        Poll::Ready(Pin::new(&mut first).poll(cx).is_pending())
+    })
+    .await;
+    assert!(pending, "a spent budget makes it wait its turn");
+    drop(first);
+    tokio::time::timeout(Duration::from_secs(1), next)
+        .await
+        .expect("the next sender was woken")
+        .unwrap()
+        .unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sinks_under_contention_deliver_every_item_exactly_once() {
     use futures::{SinkExt, StreamExt};

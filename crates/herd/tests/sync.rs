@@ -857,3 +857,57 @@ async fn an_unconstrained_lock_loop_keeps_the_thread() {
     yield_now().await;
     assert!(flag.load(std::sync::atomic::Ordering::SeqCst));
 }
+
+/// Spends what is left of the task's budget in this poll.
+fn spend_budget(cx: &mut Context<'_>) {
+    while let Poll::Ready(unit) = tokio::task::coop::poll_proceed(cx) {
+        unit.made_progress();
+    }
+}
+
+// A lock handed to a waiter whose next poll finds the budget spent stays
+// set aside for it; dropped then, the waiter passes it to the next in line.
+#[tokio::test(flavor = "current_thread")]
+async fn a_lock_handed_to_a_waiter_at_a_spent_budget_passes_on_when_dropped() {
+    let mutex = Mutex::new(0);
+    let held = mutex.try_lock().unwrap();
+    let mut first = mutex.lock();
+    assert!(poll_once(&mut first).is_pending());
+    let mut second = mutex.lock();
+    assert!(poll_once(&mut second).is_pending());
+    drop(held); // handed to `first`
+    let pending = std::future::poll_fn(|cx| {
+        spend_budget(cx);
+        Poll::Ready(std::pin::Pin::new(&mut first).poll(cx).is_pending())
+    })
+    .await;
+    assert!(pending, "a spent budget makes it wait its turn");
+    assert!(mutex.try_lock().is_none(), "still set aside for `first`");
+    drop(first);
+    yield_now().await; // a fresh budget
+    let Poll::Ready(guard) = poll_once(&mut second) else {
+        panic!("the lock passed to `second`")
+    };
+    drop(guard);
+    drop(second);
+    assert!(mutex.try_lock().is_some(), "nothing held");
+}
+
+// Permits handed to a waiter in part, then a spent budget, then a drop: all
+// of them come back.
+#[tokio::test(flavor = "current_thread")]
+async fn permits_set_aside_for_a_waiter_at_a_spent_budget_come_back_when_dropped() {
+    let pool = Semaphore::new(3);
+    let held = pool.try_acquire_many(3).unwrap();
+    let mut waiting = pool.acquire_many(2);
+    assert!(poll_once(&mut waiting).is_pending());
+    drop(held);
+    let pending = std::future::poll_fn(|cx| {
+        spend_budget(cx);
+        Poll::Ready(std::pin::Pin::new(&mut waiting).poll(cx).is_pending())
+    })
+    .await;
+    assert!(pending);
+    drop(waiting);
+    assert_eq!(pool.available_permits(), 3);
+}

@@ -1130,6 +1130,14 @@ impl<T> PendingSend<T> {
     }
 }
 
+impl<T> Drop for PendingSend<T> {
+    fn drop(&mut self) {
+        // It cannot leave the line without the queue: whoever holds it
+        // gives it up first.
+        debug_assert!(self.key.is_none(), "a pending send dropped while in line");
+    }
+}
+
 impl<T> fmt::Debug for SendFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SendFuture").finish_non_exhaustive()

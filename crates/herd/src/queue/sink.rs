@@ -23,11 +23,16 @@ use crate::diag::Site;
 /// sender, which closes the queue if it was the last. An item sent to a
 /// closed queue comes back in [`SendError::Closed`].
 ///
+/// Each item accepted takes one unit of tokio's task budget, in
+/// `poll_ready`, as a [`Sender::send`] does.
+///
 /// An item goes in at once when there is room; an item that must wait
 /// waits inside the sink, in the senders' line, as a [`Sender::send`]
 /// future would. Neither allocates. Dropping the sink while an item waits
 /// drops that item unsent and gives up its place in line, as dropping a
-/// `send` future does.
+/// `send` future does. `start_send` without a ready `poll_ready` while an
+/// item waits (a breach of the `Sink` contract) returns the new item in
+/// [`SendError::Full`] and keeps the waiting one first.
 ///
 /// # Examples
 ///
@@ -154,15 +159,16 @@ impl<T> Sink<T> for SendSink<T> {
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
         let this = self.get_mut();
-        if this.pending.is_none()
-            && let Some(sender) = this.sender.as_ref()
-        {
-            // The item about to go in takes its unit of the task's budget
-            // here, as a send does, so forwarding a stream that is always
-            // ready still lets the thread's other tasks run.
+        // An item still waiting for room goes in first (taking no unit: it
+        // took its own when it was accepted).
+        ready!(Pin::new(&mut *this).poll_flush(cx))?;
+        if let Some(sender) = this.sender.as_ref() {
+            // The item about to be accepted takes its unit of the task's
+            // budget here, as a send does, so forwarding a stream that is
+            // always ready still lets the thread's other tasks run.
             ready!(sender.poll_budget(cx));
         }
-        Pin::new(this).poll_flush(cx)
+        Poll::Ready(Ok(()))
     }
 
     fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), SendError<T>> {
@@ -170,6 +176,11 @@ impl<T> Sink<T> for SendSink<T> {
         let Some(sender) = this.sender.as_ref() else {
             return Err(SendError::Closed(item));
         };
+        if this.pending.is_some() {
+            // Called without a ready `poll_ready`: the item before it still
+            // waits, and goes first. This one comes back.
+            return Err(SendError::Full(item));
+        }
         match sender.try_send(item) {
             Ok(sent) => {
                 this.settle(sent);
