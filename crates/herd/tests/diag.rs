@@ -652,3 +652,87 @@ fn a_guard_released_by_another_thread_leaves_no_record_on_either_side() {
     );
     let _again = a.try_lock().expect("the lock came back");
 }
+
+/// A `tracing` subscriber that takes a herd lock for each of herd's
+/// diagnostics reports, as a log writer guarded by one would, and counts
+/// them.
+struct TakesALock {
+    lock: Arc<Mutex<()>>,
+    reports: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl tracing::Subscriber for TakesALock {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() == "herd::diag" {
+            drop(self.lock.lock_blocking());
+            self.reports
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+// Handing a lock over records the new holder's hold under the lock's line
+// lock, and a hold against the lock order makes a report right there. The
+// report goes out only once the line lock is released, so a subscriber
+// that takes that same lock while handling it waits its turn instead of
+// deadlocking the thread that handed the lock over.
+#[test]
+fn a_subscriber_that_takes_a_herd_lock_on_a_report_does_not_deadlock() {
+    setup();
+    use std::sync::mpsc::channel;
+
+    let log = Arc::new(Mutex::named("emit-log", ()).with_level(1));
+    let high = Arc::new(Mutex::named("emit-high", ()).with_level(2));
+    let reports = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let subscriber = TakesALock {
+        lock: log.clone(),
+        reports: reports.clone(),
+    };
+    let (finished, done) = channel();
+    let releaser = std::thread::spawn(move || {
+        tracing::subscriber::with_default(subscriber, || {
+            let held = log.lock_blocking();
+            std::thread::scope(|s| {
+                let (in_line, waiting) = channel();
+                let (log, high) = (&log, &high);
+                let waiter = s.spawn(move || {
+                    let _high = high.lock_blocking();
+                    let mut lock = std::pin::pin!(log.lock());
+                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                    assert!(std::future::Future::poll(lock.as_mut(), &mut cx).is_pending());
+                    in_line.send(()).unwrap();
+                    drop(futures::executor::block_on(lock));
+                });
+                waiting.recv().unwrap();
+                // Hands `log` to a waiter holding `high`: against the levels.
+                drop(held);
+                waiter.join().unwrap();
+            });
+        });
+        finished.send(()).unwrap();
+    });
+    done.recv_timeout(Duration::from_secs(60))
+        .expect("the thread that handed the lock over is deadlocked by its subscriber");
+    releaser.join().unwrap();
+    assert!(reports.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert!(diag::recent().iter().any(|r| matches!(
+        r,
+        Report::LockOrder(o) if o.acquiring.name() == Some("emit-log")
+    )));
+}

@@ -268,6 +268,9 @@ pub(super) fn wait_as(
     at: Site,
     owned: bool,
 ) -> Result<Waiting, Arc<Deadlock>> {
+    // Dropped after `_detect`: a deadlock report goes out once the lock is
+    // released (a subscriber may take herd locks).
+    let _reports = report::hold_back();
     let _detect = crate::loom::lock(&DETECT);
     if let Some(cycle) = cycle_from(&me, tracked, at) {
         let deadlock = Arc::new(Deadlock { cycle });

@@ -100,6 +100,7 @@ mod watch;
 
 pub(crate) use actor::{Traced, task};
 pub use dump::{Dump, HeldDump, ResourceDump, TaskDump, WaitDump};
+pub(crate) use report::hold_back;
 pub use report::{
     Deadlock, Holding, Lag, Link, LockOrder, OrderRule, Party, PartyKind, PartyState, Report, Site,
     SlowPoll, Stalled,

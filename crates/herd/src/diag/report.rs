@@ -1,8 +1,10 @@
 //! What diagnostics report: the parties (tasks and threads), the findings,
 //! and where they go (`tracing`, and a ring of recent reports).
 
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
+use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -670,8 +672,75 @@ const KEPT: usize = 1024;
 
 static RECENT: Mutex<VecDeque<Report>> = Mutex::new(VecDeque::new());
 
-/// Logs `report` through `tracing` and keeps it for [`recent`](super::recent).
+thread_local! {
+    /// How many [`HeldBack`] guards this thread has alive.
+    static HOLDING_BACK: Cell<usize> = const { Cell::new(0) };
+    /// Whether `HELD` has anything in it: the common case never reads it.
+    static ANY_HELD: Cell<bool> = const { Cell::new(false) };
+    /// Reports made while a guard was alive, in the order they were made.
+    static HELD: RefCell<Vec<Report>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Holds this thread's reports back until the guard is dropped (the
+/// outermost one, when nested), then emits them in order. Taken before one
+/// of herd's internal locks and dropped after it, so a `tracing` subscriber
+/// that takes a herd lock while handling a report never runs while this
+/// thread holds that lock's internals (which would deadlock it).
+pub(crate) struct HeldBack {
+    /// Not `Send`: the count it undoes is this thread's.
+    _thread: PhantomData<*const ()>,
+}
+
+/// Starts holding this thread's reports back; see [`HeldBack`].
+#[inline]
+pub(crate) fn hold_back() -> HeldBack {
+    HOLDING_BACK.with(|n| n.set(n.get() + 1));
+    HeldBack {
+        _thread: PhantomData,
+    }
+}
+
+impl Drop for HeldBack {
+    #[inline]
+    fn drop(&mut self) {
+        let left = HOLDING_BACK.with(|n| {
+            n.set(n.get() - 1);
+            n.get()
+        });
+        if left == 0 && ANY_HELD.with(|any| any.replace(false)) {
+            release_held();
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn release_held() {
+    // Taken out first: a subscriber may make reports of its own.
+    let held = HELD
+        .try_with(|held| std::mem::take(&mut *held.borrow_mut()))
+        .unwrap_or_default();
+    held.into_iter().for_each(emit_now);
+}
+
+/// Logs `report` through `tracing` and keeps it for
+/// [`recent`](super::recent); while a [`HeldBack`] guard is alive on this
+/// thread, once the last one is dropped.
 pub(crate) fn emit(report: Report) {
+    if HOLDING_BACK.with(Cell::get) == 0 {
+        return emit_now(report);
+    }
+    let mut report = Some(report);
+    let kept = HELD.try_with(|held| held.borrow_mut().extend(report.take()));
+    match (kept, report) {
+        (Ok(()), _) => ANY_HELD.with(|any| any.set(true)),
+        // The thread is ending: nothing will be released later.
+        (Err(_), Some(report)) => emit_now(report),
+        (Err(_), None) => {}
+    }
+}
+
+fn emit_now(report: Report) {
     match &report {
         Report::Deadlock(_) => tracing::error!(target: "herd::diag", "{report}"),
         _ => tracing::warn!(target: "herd::diag", "{report}"),

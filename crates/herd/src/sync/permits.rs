@@ -39,6 +39,12 @@ pub(crate) struct Permits {
     /// Permits in existence: available plus held. Changes only with
     /// `add`/`forget`.
     capacity: AtomicUsize,
+    /// The line. Every function that locks it first takes
+    /// `diag::hold_back()`, dropped when the function returns: reports made
+    /// under the lock (the hold of a waiter handed permits, a deadlock
+    /// found as a waiter joins) go out after the lock is released and its
+    /// waiters woken, since a `tracing` subscriber may take herd locks,
+    /// this one included.
     queue: Mutex<Queue>,
     /// Bumped whenever a waiter is let go (granted or closed out), so a
     /// spinning thread can watch for its turn without taking the lock.
@@ -303,6 +309,7 @@ impl Permits {
                 Err(actual) => state = actual,
             }
         }
+        let _reports = diag::hold_back();
         let mut queue = lock(&self.queue);
         let wakes = self.hand_out(&mut queue, n);
         drop(queue);
@@ -388,6 +395,7 @@ impl Permits {
     /// free ones now, the held ones as they are released. Returns how many
     /// were free.
     pub(crate) fn forget(&self, n: usize) -> usize {
+        let _reports = diag::hold_back();
         let mut queue = lock(&self.queue);
         let n = n.min(self.capacity.load(Ordering::Relaxed));
         self.capacity.fetch_sub(n, Ordering::AcqRel);
@@ -420,6 +428,7 @@ impl Permits {
     /// owed.)
     pub(crate) fn forget_held(&self, n: usize) {
         self.returning(n);
+        let _reports = diag::hold_back();
         let mut queue = lock(&self.queue);
         let capacity = self.capacity.load(Ordering::Acquire);
         let shrink = n.min(capacity);
@@ -458,6 +467,7 @@ impl Permits {
 
     /// No permit is granted from now on; every waiter is woken to see it.
     pub(crate) fn close(&self) {
+        let _reports = diag::hold_back();
         let mut queue = lock(&self.queue);
         self.state.fetch_or(CLOSED, Ordering::AcqRel);
         let mut wakes = Wakes::default();
@@ -493,6 +503,7 @@ impl Permits {
                 Ok(()) => {}
             },
             Some(waiting) => {
+                let _reports = diag::hold_back();
                 let mut queue = lock(&self.queue);
                 if queue.line.get(waiting).missing == 0 {
                     // Handed over, and diagnostics were told then.
@@ -520,6 +531,7 @@ impl Permits {
     /// meanwhile (`Ok(None)`).
     fn enqueue(&self, n: usize, wake: Wake, caller: Caller) -> Result<Option<usize>, Refused> {
         self.check(n)?;
+        let _reports = diag::hold_back();
         let mut queue = lock(&self.queue);
         // Re-check under the lock: a release may have come in between. A
         // close takes the lock, so none can happen from here on.
@@ -563,6 +575,7 @@ impl Permits {
     /// next ones; if it was granted in full but never saw it, all it asked
     /// for go back.
     pub(crate) fn cancel(&self, key: usize) {
+        let _reports = diag::hold_back();
         let mut queue = lock(&self.queue);
         let wakes = self.leave(&mut queue, key);
         drop(queue);
@@ -598,6 +611,7 @@ impl Permits {
         loop {
             let seen = self.released.load(Ordering::Acquire);
             let next_in_line = {
+                let _reports = diag::hold_back();
                 let mut queue = lock(&self.queue);
                 if queue.line.get(key).missing == 0 {
                     queue.line.remove(key);
