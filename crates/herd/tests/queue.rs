@@ -502,6 +502,26 @@ async fn dropping_a_sink_with_an_item_in_line_loses_only_that_item() {
     assert_eq!(rx.try_recv(), Err(herd::queue::RecvError::Empty));
 }
 
+/// Spawns a send of `item` on the current thread and lets it join the line
+/// of senders (behind one already waiting).
+async fn second_in_line(
+    tx: herd::queue::Sender<u32>,
+    item: u32,
+) -> tokio::task::JoinHandle<Result<Sent<u32>, SendError<u32>>> {
+    let send = tokio::spawn(async move { tx.send(item).await });
+    tokio::task::yield_now().await;
+    send
+}
+
+/// Waits for a sender in line to finish; on the paused clock, a sender that
+/// is never woken makes this fail at once instead of hanging.
+async fn woken(send: tokio::task::JoinHandle<Result<Sent<u32>, SendError<u32>>>) {
+    let sent = tokio::time::timeout(Duration::from_secs(1), send)
+        .await
+        .expect("the next sender was woken");
+    assert_eq!(sent.unwrap(), Ok(Sent::Queued));
+}
+
 // A sink's waiting item is first in the senders' line; room made for it
 // wakes the sink. Dropped before it looks, the sink passes that wake-up on,
 // so the sender behind it is not left asleep beside free room.
@@ -517,15 +537,10 @@ async fn a_sink_dropped_after_its_wake_up_passes_it_to_the_next_sender() {
     let mut cx = Context::from_waker(Waker::noop());
     let flush = futures::Sink::<u32>::poll_flush(Pin::new(&mut sink), &mut cx);
     assert!(flush.is_pending(), "first in line");
-    let next = tokio::spawn(async move { behind.send(3).await.map(|_| ()) });
-    tokio::task::yield_now().await; // second in line
+    let next = second_in_line(behind, 3).await;
     assert_eq!(rx.recv().await, Ok(1)); // wakes the sink
     drop(sink);
-    tokio::time::timeout(Duration::from_secs(1), next)
-        .await
-        .expect("the next sender was woken")
-        .unwrap()
-        .unwrap();
+    woken(next).await;
     assert_eq!(rx.recv().await, Ok(3));
     assert_eq!(
         rx.try_recv(),
@@ -585,8 +600,7 @@ async fn start_send_over_a_waiting_item_hands_the_new_one_back() {
         "in line"
     );
     assert_eq!(Pin::new(&mut sink).start_send(2), Err(SendError::Full(2)));
-    let next = tokio::spawn(async move { behind.send(3).await.map(|_| ()) });
-    tokio::task::yield_now().await; // second in line
+    let next = second_in_line(behind, 3).await;
     assert_eq!(rx.recv().await, Ok(0));
     assert!(
         Pin::new(&mut sink).poll_flush(&mut cx).is_ready(),
@@ -594,11 +608,7 @@ async fn start_send_over_a_waiting_item_hands_the_new_one_back() {
     );
     assert_eq!(rx.recv().await, Ok(1));
     drop(sink);
-    tokio::time::timeout(Duration::from_secs(1), next)
-        .await
-        .expect("the next sender was woken")
-        .unwrap()
-        .unwrap();
+    woken(next).await;
     assert_eq!(rx.recv().await, Ok(3));
 }
 
@@ -618,8 +628,7 @@ async fn a_woken_send_dropped_at_a_spent_budget_passes_the_wake_up_on() {
     let behind = tx.clone();
     let mut first = tx.send(1);
     assert!(poll_once(&mut first).is_pending());
-    let next = tokio::spawn(async move { behind.send(2).await.map(|_| ()) });
-    tokio::task::yield_now().await; // second in line
+    let next = second_in_line(behind, 2).await;
     assert_eq!(rx.try_recv(), Ok(0)); // wakes `first`
     let pending = std::future::poll_fn(|cx| {
         spend_budget(cx);
@@ -628,11 +637,7 @@ async fn a_woken_send_dropped_at_a_spent_budget_passes_the_wake_up_on() {
     .await;
     assert!(pending, "a spent budget makes it wait its turn");
     drop(first);
-    tokio::time::timeout(Duration::from_secs(1), next)
-        .await
-        .expect("the next sender was woken")
-        .unwrap()
-        .unwrap();
+    woken(next).await;
     assert_eq!(rx.try_recv(), Ok(2));
 }
 
