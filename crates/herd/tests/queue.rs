@@ -12,7 +12,7 @@ use herd::queue::{Abandoned, Builder, Overflow, RecvError, SendError, Sent, boun
 
 mod common;
 
-use common::flag_raised_by_another_task;
+use common::{flag_raised_by_another_task, pending_at_a_spent_budget};
 
 fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut Context::from_waker(Waker::noop()))
@@ -612,13 +612,6 @@ async fn start_send_over_a_waiting_item_hands_the_new_one_back() {
     assert_eq!(rx.recv().await, Ok(3));
 }
 
-/// Spends what is left of the task's budget in this poll.
-fn spend_budget(cx: &mut Context<'_>) {
-    while let Poll::Ready(unit) = tokio::task::coop::poll_proceed(cx) {
-        unit.made_progress();
-    }
-}
-
 // A sender woken in line whose next poll finds the budget spent returns
 // `Pending`; dropped then, it passes the wake-up to the sender behind it.
 #[tokio::test(flavor = "current_thread", start_paused = true)]
@@ -630,11 +623,7 @@ async fn a_woken_send_dropped_at_a_spent_budget_passes_the_wake_up_on() {
     assert!(poll_once(&mut first).is_pending());
     let next = second_in_line(behind, 2).await;
     assert_eq!(rx.try_recv(), Ok(0)); // wakes `first`
-    let pending = std::future::poll_fn(|cx| {
-        spend_budget(cx);
-        Poll::Ready(Pin::new(&mut first).poll(cx).is_pending())
-    })
-    .await;
+    let pending = pending_at_a_spent_budget(&mut first).await;
     assert!(pending, "a spent budget makes it wait its turn");
     drop(first);
     woken(next).await;

@@ -12,7 +12,7 @@ use tokio::task::yield_now;
 
 mod common;
 
-use common::flag_raised_by_another_task;
+use common::{flag_raised_by_another_task, pending_at_a_spent_budget};
 
 /// Polls `fut` once with a waker that does nothing.
 fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
@@ -858,13 +858,6 @@ async fn an_unconstrained_lock_loop_keeps_the_thread() {
     assert!(flag.load(std::sync::atomic::Ordering::SeqCst));
 }
 
-/// Spends what is left of the task's budget in this poll.
-fn spend_budget(cx: &mut Context<'_>) {
-    while let Poll::Ready(unit) = tokio::task::coop::poll_proceed(cx) {
-        unit.made_progress();
-    }
-}
-
 // A lock handed to a waiter whose next poll finds the budget spent stays
 // set aside for it; dropped then, the waiter passes it to the next in line.
 #[tokio::test(flavor = "current_thread")]
@@ -876,11 +869,7 @@ async fn a_lock_handed_to_a_waiter_at_a_spent_budget_passes_on_when_dropped() {
     let mut second = mutex.lock();
     assert!(poll_once(&mut second).is_pending());
     drop(held); // handed to `first`
-    let pending = std::future::poll_fn(|cx| {
-        spend_budget(cx);
-        Poll::Ready(std::pin::Pin::new(&mut first).poll(cx).is_pending())
-    })
-    .await;
+    let pending = pending_at_a_spent_budget(&mut first).await;
     assert!(pending, "a spent budget makes it wait its turn");
     assert!(mutex.try_lock().is_none(), "still set aside for `first`");
     drop(first);
@@ -902,11 +891,7 @@ async fn permits_set_aside_for_a_waiter_at_a_spent_budget_come_back_when_dropped
     let mut waiting = pool.acquire_many(2);
     assert!(poll_once(&mut waiting).is_pending());
     drop(held);
-    let pending = std::future::poll_fn(|cx| {
-        spend_budget(cx);
-        Poll::Ready(std::pin::Pin::new(&mut waiting).poll(cx).is_pending())
-    })
-    .await;
+    let pending = pending_at_a_spent_budget(&mut waiting).await;
     assert!(pending);
     drop(waiting);
     assert_eq!(pool.available_permits(), 3);

@@ -732,11 +732,11 @@ pub(crate) fn emit(report: Report) {
     }
     let mut report = Some(report);
     let kept = HELD.try_with(|held| held.borrow_mut().extend(report.take()));
-    match (kept, report) {
-        (Ok(()), _) => ANY_HELD.with(|any| any.set(true)),
+    if kept.is_ok() {
+        ANY_HELD.with(|any| any.set(true));
+    } else if let Some(report) = report {
         // The thread is ending: nothing will be released later.
-        (Err(_), Some(report)) => emit_now(report),
-        (Err(_), None) => {}
+        emit_now(report);
     }
 }
 

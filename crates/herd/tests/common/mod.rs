@@ -85,3 +85,15 @@ pub fn flag_raised_by_another_task() -> Arc<AtomicBool> {
     tokio::spawn(async move { raise.store(true, Ordering::SeqCst) });
     flag
 }
+
+/// Polls `fut` once after spending what is left of the task's tokio
+/// budget in this poll; whether it returned `Pending`.
+pub async fn pending_at_a_spent_budget<F: std::future::Future + Unpin>(fut: &mut F) -> bool {
+    std::future::poll_fn(|cx| {
+        while let std::task::Poll::Ready(unit) = tokio::task::coop::poll_proceed(cx) {
+            unit.made_progress();
+        }
+        std::task::Poll::Ready(std::pin::Pin::new(&mut *fut).poll(cx).is_pending())
+    })
+    .await
+}
